@@ -1,0 +1,49 @@
+#!/usr/bin/env bash
+# test.sh runs every test of cen: unit and end-to-end tests (real rosmaster, roslaunch, rostopic, rosbag, ONNX
+# Runtime, OpenCV), the GoCV Mat-leak check and a short fuzzing run of the image decoders. It prints the number
+# of tests that passed and failed at the end. `make test` runs it after `make setup` and `make build`.
+set -uo pipefail
+cd "$(dirname "$0")/.."
+export PATH="$PATH:/usr/local/go/bin"
+log=$(mktemp)
+trap 'rm -f "$log"' EXIT
+status=0
+
+step() { printf '\n== %s\n' "$*"; }
+
+step "go test ./..."
+go test -count=1 -v -timeout "${TEST_TIMEOUT:-20m}" ./... 2>&1 | tee -a "$log" | grep -E '^(ok|FAIL|---|panic|\s+--- FAIL)|_test\.go:[0-9]+:' || true
+[ "${PIPESTATUS[0]}" -eq 0 ] || status=1
+
+# Packages that use GoCV also run with Mat leak counting (their tests assert the count returns to zero).
+mat_pkgs=$(go list -f '{{if or .TestImports .XTestImports}}{{.ImportPath}} {{join .Imports " "}} {{join .TestImports " "}}{{end}}' ./... |
+  awk '/gocv.io\/x\/gocv/ {print $1}' | grep -v '/test$' || true)
+if [ -n "$mat_pkgs" ]; then
+  step "go test -tags matprofile $mat_pkgs"
+  go test -count=1 -v -tags matprofile $mat_pkgs 2>&1 | tee -a "$log" | grep -E '^(ok|FAIL|---|panic)' || true
+  [ "${PIPESTATUS[0]}" -eq 0 ] || status=1
+fi
+
+# Short fuzzing of every Fuzz target, each in its own package.
+for pkg in $(go list ./...); do
+  dir=$(go list -f '{{.Dir}}' "$pkg")
+  for f in $(grep -ho '^func Fuzz[A-Za-z0-9_]*' "$dir"/*_test.go 2>/dev/null | sed 's/^func //'); do
+    step "fuzz $f in $pkg (${FUZZTIME:-15s})"
+    if go test -run '^$' -fuzz "^$f\$" -fuzztime "${FUZZTIME:-15s}" "$pkg" >"$log.fuzz" 2>&1; then
+      echo "--- PASS: $f (fuzz ${FUZZTIME:-15s})" | tee -a "$log"
+    else
+      cat "$log.fuzz"
+      echo "--- FAIL: $f (fuzz)" | tee -a "$log"
+      status=1
+    fi
+  done
+done
+rm -f "$log.fuzz"
+
+passed=$(grep -cE '^\s*--- PASS' "$log" || true)
+failed=$(grep -cE '^\s*--- FAIL' "$log" || true)
+skipped=$(grep -cE '^\s*--- SKIP' "$log" || true)
+if grep -qE '^(panic:|FAIL\s)' "$log"; then status=1; fi
+echo
+echo "tests: $passed passed, $failed failed, $skipped skipped"
+exit $status
