@@ -52,10 +52,21 @@ type decoder struct {
 // New builds a network for cfg with freshly initialised weights: He-normal convolutions, unit batch norms,
 // α = 1. seed makes the initialisation reproducible.
 func New(cfg Config, seed uint64) (*Model, error) {
+	m, err := newModel(cfg, true)
+	if err != nil {
+		return nil, err
+	}
+	m.initWeights(seed)
+	return m, nil
+}
+
+// newModel builds the network; grads says whether to allocate gradient buffers (not needed for inference).
+func newModel(cfg Config, grads bool) (*Model, error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, err
 	}
 	m := &Model{cfg: cfg, arch: archs[cfg.Arch]}
+	m.ps.noGrad = !grads
 	M := cfg.M()
 	ps := &m.ps
 	// α comes first in the official state_dict: a module's own parameters precede its children's.
@@ -109,7 +120,6 @@ func New(cfg Config, seed uint64) (*Model, error) {
 		}
 	}
 	m.buildDecoder()
-	m.initWeights(seed)
 	return m, nil
 }
 
@@ -365,6 +375,7 @@ func (m *Model) Backward(inputs []*engine.Tensor, labels []uint8, h, w int, opt 
 			return nil, nil, fmt.Errorf("%w: label %d at index %d is not a class of this %d-class network", ErrLabels, v, i, K)
 		}
 	}
+	m.allocGrads()
 	drop := m.cfg.Dropout
 	if opt.Dropout >= 0 {
 		drop = opt.Dropout

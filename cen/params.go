@@ -47,6 +47,7 @@ type params struct {
 	list     []*Param
 	byName   map[string]*Param
 	counters []*Counter
+	noGrad   bool // inference-only model: convolution gradients are allocated on first training use
 }
 
 func (ps *params) add(p *Param) *Param {
@@ -66,7 +67,21 @@ func (ps *params) weight(name string, encoder bool, shape ...int) *Param {
 	for _, s := range shape {
 		n *= s
 	}
-	return ps.add(&Param{Name: name, Shape: shape, Data: make([]float32, n), Grad: make([]float32, n), Kind: Weight, Encoder: encoder})
+	p := &Param{Name: name, Shape: shape, Data: make([]float32, n), Kind: Weight, Encoder: encoder}
+	if !ps.noGrad {
+		p.Grad = make([]float32, n)
+	}
+	return ps.add(p)
+}
+
+// allocGrads gives every trained parameter a gradient buffer (a model loaded for inference has none).
+func (m *Model) allocGrads() {
+	for _, p := range m.ps.list {
+		if p.Kind == Weight && p.Grad == nil {
+			p.Grad = make([]float32, len(p.Data))
+		}
+	}
+	m.ps.noGrad = false
 }
 
 // Params returns every named tensor in registration order (the order of the official state_dict).

@@ -37,10 +37,19 @@ type TorchFile struct {
 // format (PyTorch ≥ 1.6) and the legacy format are read. TorchScript archives and pickled modules are refused
 // with an explanation.
 func ReadTorch(path string) (*TorchFile, error) {
-	if _, err := os.Stat(path); err != nil {
+	head := make([]byte, 4)
+	f, err := os.Open(path)
+	if err != nil {
 		return nil, err
 	}
-	if z, err := zip.OpenReader(path); err == nil {
+	n, _ := io.ReadFull(f, head)
+	f.Close()
+	z, zerr := zip.OpenReader(path)
+	if n == 4 && string(head) == "PK\x03\x04" && zerr != nil {
+		// A zip-format checkpoint whose central directory (at the end) is missing: cut short.
+		return nil, fmt.Errorf("%s is truncated (its zip directory is missing): %w", path, io.ErrUnexpectedEOF)
+	}
+	if zerr == nil {
 		for _, f := range z.File {
 			if strings.HasSuffix(f.Name, "/constants.pkl") || f.Name == "constants.pkl" {
 				z.Close()

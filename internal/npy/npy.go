@@ -11,10 +11,11 @@ import (
 	"io"
 	"math"
 	"os"
-	"path/filepath"
 	"regexp"
 	"strconv"
 	"strings"
+
+	"github.com/cen-ros/cen/internal/atomicfile"
 )
 
 // Array is a decoded array. Exactly one of the data slices is set, by dtype.
@@ -260,17 +261,5 @@ func WriteFloat32(w io.Writer, shape []int, data []float32) error {
 
 // WriteFloat32File writes a .npy file atomically (temporary file, then rename).
 func WriteFloat32File(path string, shape []int, data []float32) error {
-	tmp, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".*")
-	if err != nil {
-		return err
-	}
-	defer os.Remove(tmp.Name())
-	if err := WriteFloat32(tmp, shape, data); err != nil {
-		tmp.Close()
-		return err
-	}
-	if err := tmp.Close(); err != nil {
-		return err
-	}
-	return os.Rename(tmp.Name(), path)
+	return atomicfile.Write(path, 0o644, func(w io.Writer) error { return WriteFloat32(w, shape, data) })
 }

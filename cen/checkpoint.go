@@ -1,0 +1,286 @@
+package cen
+
+import (
+	"bytes"
+	"encoding/binary"
+	"encoding/json"
+	"fmt"
+	"io"
+	"math"
+	"os"
+	"sort"
+
+	"github.com/cen-ros/cen/internal/atomicfile"
+)
+
+// Checkpoint files are safetensors files (https://huggingface.co/docs/safetensors), readable outside Go with
+// the safetensors library or twenty lines of any language:
+//
+//	8 bytes   little-endian uint64 N: length of the JSON header
+//	N bytes   JSON: {"__metadata__": {string: string}, NAME: {"dtype": "F32"|"I64", "shape": [...],
+//	          "data_offsets": [begin, end]}, ...}; offsets are relative to the end of the header
+//	...       the tensors' little-endian bytes, in header order
+//
+// Every Param is stored under its name (weights, biases, batch-norm γ/β and running statistics), each
+// num_batches_tracked as an I64 scalar, and extra state (optimiser momentum, ...) under "state.<name>".
+// __metadata__ holds "format" = CheckpointFormat, "config" = the JSON Config and "state" = the caller's JSON
+// training state (epoch, step, ...).
+
+// CheckpointFormat names the layout version written into every checkpoint.
+const CheckpointFormat = "cen-checkpoint/1"
+
+// maxHeader bounds the JSON header a reader accepts, so a corrupt length cannot make it allocate gigabytes.
+const maxHeader = 64 << 20
+
+// CheckpointInfo is what a checkpoint holds besides the network weights.
+type CheckpointInfo struct {
+	Config Config
+	// State is the training state as the trainer wrote it (JSON), nil for a bare model.
+	State json.RawMessage
+	// Extra holds the "state.<name>" tensors (without the prefix), e.g. optimiser momentum.
+	Extra map[string][]float32
+}
+
+type stEntry struct {
+	Dtype   string   `json:"dtype"`
+	Shape   []int    `json:"shape"`
+	Offsets [2]int64 `json:"data_offsets"`
+}
+
+// SaveCheckpoint writes the model, its configuration, the training state and extra tensors to path
+// atomically: an interrupted save leaves the previous file intact.
+func (m *Model) SaveCheckpoint(path string, state json.RawMessage, extra map[string][]float32) error {
+	cfg, err := json.Marshal(m.cfg)
+	if err != nil {
+		return err
+	}
+	meta := map[string]string{"format": CheckpointFormat, "config": string(cfg)}
+	if state != nil {
+		meta["state"] = string(state)
+	}
+	type item struct {
+		name  string
+		dtype string
+		shape []int
+		f32   []float32
+		i64   []int64
+	}
+	var items []item
+	for _, p := range m.ps.list {
+		items = append(items, item{name: p.Name, dtype: "F32", shape: p.Shape, f32: p.Data})
+	}
+	for _, c := range m.ps.counters {
+		items = append(items, item{name: c.Name, dtype: "I64", shape: []int{}, i64: []int64{c.Value}})
+	}
+	names := make([]string, 0, len(extra))
+	for k := range extra {
+		names = append(names, k)
+	}
+	sort.Strings(names)
+	for _, k := range names {
+		items = append(items, item{name: "state." + k, dtype: "F32", shape: []int{len(extra[k])}, f32: extra[k]})
+	}
+	header := map[string]any{"__metadata__": meta}
+	var off int64
+	for _, it := range items {
+		size := int64(4 * len(it.f32))
+		if it.dtype == "I64" {
+			size = int64(8 * len(it.i64))
+		}
+		header[it.name] = stEntry{Dtype: it.dtype, Shape: it.shape, Offsets: [2]int64{off, off + size}}
+		off += size
+	}
+	hb, err := json.Marshal(header)
+	if err != nil {
+		return err
+	}
+	// Pad the header with spaces so the data is 8-byte aligned, as safetensors recommends.
+	for len(hb)%8 != 0 {
+		hb = append(hb, ' ')
+	}
+	return atomicfile.Write(path, 0o644, func(w io.Writer) error {
+		var b [8]byte
+		binary.LittleEndian.PutUint64(b[:], uint64(len(hb)))
+		if _, err := w.Write(b[:]); err != nil {
+			return err
+		}
+		if _, err := w.Write(hb); err != nil {
+			return err
+		}
+		buf := make([]byte, 0, 1<<16)
+		for _, it := range items {
+			for _, v := range it.f32 {
+				buf = binary.LittleEndian.AppendUint32(buf, math.Float32bits(v))
+				if len(buf) >= 1<<16 {
+					if _, err := w.Write(buf); err != nil {
+						return err
+					}
+					buf = buf[:0]
+				}
+			}
+			for _, v := range it.i64 {
+				buf = binary.LittleEndian.AppendUint64(buf, uint64(v))
+			}
+		}
+		_, err := w.Write(buf)
+		return err
+	})
+}
+
+// checkpointFile is a parsed checkpoint: the header and the raw tensor bytes.
+type checkpointFile struct {
+	meta    map[string]string
+	entries map[string]stEntry
+	order   []string
+	data    []byte
+}
+
+func readCheckpointFile(path string) (*checkpointFile, error) {
+	raw, err := os.ReadFile(path)
+	if err != nil {
+		return nil, err
+	}
+	if len(raw) < 8 {
+		return nil, fmt.Errorf("%s is not a cen checkpoint: %d bytes", path, len(raw))
+	}
+	n := binary.LittleEndian.Uint64(raw[:8])
+	if n == 0 || n > maxHeader {
+		return nil, fmt.Errorf("%s is not a cen checkpoint (header length %d)", path, n)
+	}
+	if uint64(len(raw)-8) < n {
+		return nil, fmt.Errorf("%s is truncated: header of %d bytes, file of %d: %w", path, n, len(raw), io.ErrUnexpectedEOF)
+	}
+	var header map[string]json.RawMessage
+	if err := json.Unmarshal(raw[8:8+n], &header); err != nil {
+		return nil, fmt.Errorf("%s is not a cen checkpoint (bad header: %v)", path, err)
+	}
+	cf := &checkpointFile{entries: map[string]stEntry{}, data: raw[8+n:]}
+	if mr, ok := header["__metadata__"]; ok {
+		if err := json.Unmarshal(mr, &cf.meta); err != nil {
+			return nil, fmt.Errorf("%s: bad metadata: %v", path, err)
+		}
+	}
+	if cf.meta["format"] != CheckpointFormat {
+		return nil, fmt.Errorf("%s is not a cen checkpoint (format %q, want %q); PyTorch files go through `cen import-torch`", path, cf.meta["format"], CheckpointFormat)
+	}
+	for k, v := range header {
+		if k == "__metadata__" {
+			continue
+		}
+		var e stEntry
+		if err := json.Unmarshal(v, &e); err != nil {
+			return nil, fmt.Errorf("%s: bad entry %s: %v", path, k, err)
+		}
+		count := int64(1)
+		for _, s := range e.Shape {
+			if s < 0 {
+				return nil, fmt.Errorf("%s: tensor %s has a negative dimension", path, k)
+			}
+			count *= int64(s)
+		}
+		size := int64(4)
+		switch e.Dtype {
+		case "F32":
+		case "I64":
+			size = 8
+		default:
+			return nil, fmt.Errorf("%s: tensor %s has unsupported dtype %s", path, k, e.Dtype)
+		}
+		if e.Offsets[1]-e.Offsets[0] != count*size || e.Offsets[0] < 0 {
+			return nil, fmt.Errorf("%s: tensor %s: offsets %v do not match shape %v", path, k, e.Offsets, e.Shape)
+		}
+		if e.Offsets[1] > int64(len(cf.data)) {
+			return nil, fmt.Errorf("%s is truncated: tensor %s ends at byte %d of %d: %w", path, k, e.Offsets[1], len(cf.data), io.ErrUnexpectedEOF)
+		}
+		cf.entries[k] = e
+		cf.order = append(cf.order, k)
+	}
+	sort.Slice(cf.order, func(i, j int) bool { return cf.entries[cf.order[i]].Offsets[0] < cf.entries[cf.order[j]].Offsets[0] })
+	return cf, nil
+}
+
+func (cf *checkpointFile) f32(name string) []float32 {
+	e := cf.entries[name]
+	b := cf.data[e.Offsets[0]:e.Offsets[1]]
+	out := make([]float32, len(b)/4)
+	for i := range out {
+		out[i] = math.Float32frombits(binary.LittleEndian.Uint32(b[4*i:]))
+	}
+	return out
+}
+
+// LoadCheckpoint reads a checkpoint and builds the network it describes.
+func LoadCheckpoint(path string) (*Model, *CheckpointInfo, error) {
+	cf, err := readCheckpointFile(path)
+	if err != nil {
+		return nil, nil, err
+	}
+	var cfg Config
+	if err := json.Unmarshal([]byte(cf.meta["config"]), &cfg); err != nil {
+		return nil, nil, fmt.Errorf("%s: bad config in metadata: %v", path, err)
+	}
+	m, err := newModel(cfg, false)
+	if err != nil {
+		return nil, nil, fmt.Errorf("%s: %w", path, err)
+	}
+	info, err := m.load(cf, path)
+	if err != nil {
+		return nil, nil, err
+	}
+	return m, info, nil
+}
+
+// LoadWeights reads a checkpoint into m, whose architecture must match it exactly: the first tensor that is
+// missing, extra or of another shape is named in the error, and m is left unchanged.
+func (m *Model) LoadWeights(path string) (*CheckpointInfo, error) {
+	cf, err := readCheckpointFile(path)
+	if err != nil {
+		return nil, err
+	}
+	return m.load(cf, path)
+}
+
+func (m *Model) load(cf *checkpointFile, path string) (*CheckpointInfo, error) {
+	// Check everything before copying anything.
+	want := map[string]bool{}
+	for _, p := range m.ps.list {
+		want[p.Name] = true
+		e, ok := cf.entries[p.Name]
+		if !ok {
+			return nil, fmt.Errorf("%s does not fit the %s network: it has no tensor %s %s", path, m.cfg.Arch, p.Name, shapeString(p.Shape))
+		}
+		if e.Dtype != "F32" || !sameShape(e.Shape, p.Shape) {
+			return nil, fmt.Errorf("%s does not fit the %s network: tensor %s is %s %s in the file, %s in the network", path, m.cfg.Arch, p.Name, e.Dtype, shapeString(e.Shape), shapeString(p.Shape))
+		}
+	}
+	for _, c := range m.ps.counters {
+		want[c.Name] = true
+	}
+	for _, k := range cf.order {
+		if !want[k] && !bytes.HasPrefix([]byte(k), []byte("state.")) {
+			e := cf.entries[k]
+			return nil, fmt.Errorf("%s does not fit the %s network: it has a tensor %s %s the network lacks", path, m.cfg.Arch, k, shapeString(e.Shape))
+		}
+	}
+	for _, p := range m.ps.list {
+		copy(p.Data, cf.f32(p.Name))
+	}
+	for _, c := range m.ps.counters {
+		if e, ok := cf.entries[c.Name]; ok && e.Dtype == "I64" && e.Offsets[1]-e.Offsets[0] == 8 {
+			c.Value = int64(binary.LittleEndian.Uint64(cf.data[e.Offsets[0]:]))
+		}
+	}
+	info := &CheckpointInfo{Extra: map[string][]float32{}}
+	if err := json.Unmarshal([]byte(cf.meta["config"]), &info.Config); err != nil {
+		info.Config = m.cfg
+	}
+	if s, ok := cf.meta["state"]; ok {
+		info.State = json.RawMessage(s)
+	}
+	for _, k := range cf.order {
+		if len(k) > 6 && k[:6] == "state." {
+			info.Extra[k[6:]] = cf.f32(k)
+		}
+	}
+	return info, nil
+}

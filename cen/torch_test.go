@@ -1,0 +1,126 @@
+package cen
+
+import (
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+// TestImportTorchAcceptsEveryStateDictForm loads the same weights saved in the forms PyTorch users produce and
+// checks that each gives the network of the official checkpoint.
+func TestImportTorchAcceptsEveryStateDictForm(t *testing.T) {
+	ref, _ := loadFixture(t, filepath.Join(fixtures, "r50_m2"))
+	for _, c := range []struct {
+		file    string
+		tol     float64
+		wrapper string
+	}{
+		{"plain.pth", 0, ""},
+		{"legacy.pth", 0, "segmenter"},
+		{"keepvars.pth", 0, ""},
+		{"fp16.pth", 1e-3, ""}, // float16 keeps 11 significant bits
+	} {
+		t.Run(c.file, func(t *testing.T) {
+			tf, err := ReadTorch(filepath.Join(fixtures, "import", c.file))
+			if err != nil {
+				t.Fatal(err)
+			}
+			if tf.Wrapper != c.wrapper {
+				t.Errorf("wrapper %q, want %q", tf.Wrapper, c.wrapper)
+			}
+			if c.file == "legacy.pth" && tf.Extra["epoch_start"] != "7" {
+				t.Errorf("epoch_start %q, want 7", tf.Extra["epoch_start"])
+			}
+			m := smallModel(t, "refinenet-r50", 2, 7, 1.0/32)
+			rep, err := ImportTorch(m, tf)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if rep.Kind != "cen" || rep.Loaded != len(m.Params()) {
+				t.Fatalf("report %+v", rep)
+			}
+			for _, p := range ref.Params() {
+				if e := relErr(m.Param(p.Name).Data, p.Data); e > c.tol {
+					t.Fatalf("%s differs by %.2e", p.Name, e)
+				}
+			}
+		})
+	}
+}
+
+// TestImportTorchvisionInitialisesEveryModalityFromImageNetBN: as the official code, the shared convolutions come
+// from the ImageNet ResNet and every modality's batch norm from its one batch norm; the decoder keeps its
+// initialisation.
+func TestImportTorchvisionInitialisesEveryModalityFromImageNetBN(t *testing.T) {
+	tf, err := ReadTorch(filepath.Join(fixtures, "import", "torchvision.pth"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	ref, _ := loadFixture(t, filepath.Join(fixtures, "r50_m2"))
+	m := smallModel(t, "refinenet-r50", 3, 7, 1.0/32)
+	dec := append([]float32(nil), m.Param("clf_conv.weight").Data...)
+	rep, err := ImportTorch(m, tf)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if rep.Kind != "torchvision" || len(rep.Skipped) != 2 || rep.Initialised == 0 {
+		t.Fatalf("report %+v", rep)
+	}
+	for _, name := range []string{"conv1.weight", "layer2.0.downsample.0.weight", "layer4.2.conv3.weight"} {
+		if relErr(m.Param(name).Data, ref.Param(name).Data) != 0 {
+			t.Errorf("%s was not copied from the ImageNet weights", name)
+		}
+	}
+	for _, bn := range []string{"bn1", "layer1.0.bn2", "layer3.5.bn3"} {
+		for _, field := range []string{"weight", "bias", "running_mean", "running_var"} {
+			want := ref.Param(bn + ".bn_0." + field).Data
+			for mod := 0; mod < 3; mod++ {
+				if relErr(m.Param(bn+".bn_"+itoa(mod)+"."+field).Data, want) != 0 {
+					t.Errorf("%s.bn_%d.%s is not the ImageNet batch norm", bn, mod, field)
+				}
+			}
+		}
+	}
+	if relErr(m.Param("clf_conv.weight").Data, dec) != 0 {
+		t.Error("the decoder was overwritten")
+	}
+}
+
+func TestImportTorchRefusesWhatIsNotAStateDict(t *testing.T) {
+	dir := t.TempDir()
+	trunc := filepath.Join(dir, "trunc.pth")
+	raw, _ := os.ReadFile(filepath.Join(fixtures, "import", "plain.pth"))
+	os.WriteFile(trunc, raw[:len(raw)/2], 0o644)
+	junk := filepath.Join(dir, "junk.pth")
+	os.WriteFile(junk, []byte("not a pickle"), 0o644)
+	cases := []struct{ path, want string }{
+		{filepath.Join(fixtures, "import", "torchscript.pt"), "is a TorchScript archive"},
+		{filepath.Join(fixtures, "import", "module.pt"), "holds a pickled Python module"},
+		{trunc, "is truncated"},
+		{junk, "trunc"},
+		{filepath.Join(dir, "missing.pth"), "no such file"},
+	}
+	cases[3].want = "junk.pth"
+	for _, c := range cases {
+		_, err := ReadTorch(c.path)
+		if err == nil || !strings.Contains(err.Error(), c.want) {
+			t.Errorf("%s: error %v, want %q", filepath.Base(c.path), err, c.want)
+		}
+	}
+}
+
+func TestImportTorchIntoWrongArchitectureNamesTheTensor(t *testing.T) {
+	tf, err := ReadTorch(filepath.Join(fixtures, "r50_m2", "model.pth"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, err = ImportTorch(smallModel(t, "refinenet-r101", 2, 7, 1.0/32), tf)
+	if err == nil || !strings.Contains(err.Error(), "no tensor for layer3.6.conv1.weight") {
+		t.Errorf("r50 checkpoint into r101: %v", err)
+	}
+	_, err = ImportTorch(smallModel(t, "refinenet-r50", 2, 40, 1.0/32), tf)
+	if err == nil || !strings.Contains(err.Error(), "module.clf_conv.module.weight is [7 8 3 3] in the checkpoint but clf_conv.weight is [40 8 3 3]") {
+		t.Errorf("7-class checkpoint into 40 classes: %v", err)
+	}
+}
