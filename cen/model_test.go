@@ -149,3 +149,19 @@ func TestForwardRejectsBadInputs(t *testing.T) {
 		t.Errorf("error %v for a label out of range", err)
 	}
 }
+
+// TestConvFLOPsOfTheDesignBudget checks the count the benchmarks divide by: refinenet-r50 at 240×320 with two
+// modalities is 287 GFLOP per frame (DESIGN.md).
+func TestConvFLOPsOfTheDesignBudget(t *testing.T) {
+	m, err := newModel(DefaultConfig("refinenet-r50"), false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if g := m.ConvFLOPs(1, 240, 320) / 1e9; math.Abs(g-287) > 1 {
+		t.Fatalf("refinenet-r50 at 240x320: %.1f GFLOP, design budget says 287", g)
+	}
+	m, _ = newModel(DefaultConfig("refinenet-r101"), false)
+	if g := m.ConvFLOPs(1, 480, 640) / 1e12; math.Abs(g-1.24) > 0.01 {
+		t.Fatalf("refinenet-r101 at 480x640: %.3f TFLOP, design budget says 1.24", g)
+	}
+}

@@ -1,0 +1,289 @@
+package preprocess
+
+import (
+	"fmt"
+	"math"
+	"sort"
+	"strconv"
+	"strings"
+)
+
+// Resize says how an image is fitted to the network's input size.
+type Resize int
+
+const (
+	// Stretch scales width and height independently to the input size.
+	Stretch Resize = iota
+	// Letterbox keeps the aspect ratio, centres the image and pads the rest
+	// (RGB with the normalised mean, i.e. 0; depth with InvalidDepth).
+	Letterbox
+)
+
+// Interp is the interpolation used to resize the RGB image.
+type Interp int
+
+const (
+	// Bicubic is OpenCV's INTER_CUBIC, as the official CEN code uses.
+	Bicubic Interp = iota
+	// Bilinear is OpenCV's INTER_LINEAR.
+	Bilinear
+)
+
+// DepthEncoding says how depth is broadened to the network's channels.
+type DepthEncoding int
+
+const (
+	// Replicate copies depth (metres × DepthScale) into every channel: the
+	// official CEN recipe.
+	Replicate DepthEncoding = iota
+	// HHA encodes horizontal disparity, height above the lowest point and the
+	// angle between surface normal and gravity (Gupta et al., ECCV 2014),
+	// each scaled to 0..255 as in the reference implementation, then /255.
+	HHA
+)
+
+var (
+	resizeNames = []string{"stretch", "letterbox"}
+	interpNames = []string{"bicubic", "bilinear"}
+	depthNames  = []string{"replicate", "hha"}
+)
+
+// String returns the metadata name: "stretch" or "letterbox".
+func (r Resize) String() string { return enumName(resizeNames, int(r)) }
+
+// String returns the metadata name: "bicubic" or "bilinear".
+func (i Interp) String() string { return enumName(interpNames, int(i)) }
+
+// String returns the metadata name: "replicate" or "hha".
+func (d DepthEncoding) String() string { return enumName(depthNames, int(d)) }
+
+func enumName(names []string, i int) string {
+	if i >= 0 && i < len(names) {
+		return names[i]
+	}
+	return "invalid(" + strconv.Itoa(i) + ")"
+}
+
+// Spec is everything the network's inputs depend on. It travels in the model
+// file (Metadata, SpecFromMetadata), so the node, evaluation and training
+// cannot normalise differently.
+//
+// The RGB channels of the network are (x·RGBScale − Mean[c]) / Std[c] for an
+// 8-bit sample x. Each depth channel c is (v − DepthMean[c]) / DepthStd[c]
+// where v is metres × DepthScale for Replicate and the HHA byte / 255 for HHA;
+// pixels whose depth is invalid (0, or outside [DepthMin, DepthMax]) are
+// InvalidDepth in every depth channel.
+type Spec struct {
+	// Height and Width are the network's input size.
+	Height, Width int
+	// Resize fits images to the input size.
+	Resize Resize
+	// RGBInterp resizes the RGB image; depth is always resized with nearest
+	// neighbour so that no depth is invented between surfaces.
+	RGBInterp Interp
+	// RGBScale maps 8-bit samples to the unit range (1/255).
+	RGBScale float32
+	// Mean and Std normalise the R, G and B channels after RGBScale.
+	Mean, Std [3]float32
+	// DepthEncoding broadens depth to DepthChannels channels.
+	DepthEncoding DepthEncoding
+	// DepthChannels is the number of depth channels (3; HHA needs 3).
+	DepthChannels int
+	// DepthScale multiplies metres for Replicate (1: the network sees metres,
+	// as the official models do: their data set PNGs are metres × 5000 and
+	// are divided by 5000).
+	DepthScale float32
+	// DepthMean and DepthStd normalise each depth channel (0 and 1: none).
+	DepthMean, DepthStd [3]float32
+	// DepthMin and DepthMax bound valid depth in metres; DepthMax 0 means no
+	// upper bound.
+	DepthMin, DepthMax float32
+	// InvalidDepth is the network value of pixels without valid depth (0).
+	InvalidDepth float32
+}
+
+// DefaultSpec returns the official CEN preprocessing at NYUDv2's full
+// resolution: 480×640, stretch (a no-op at that size), bicubic RGB, RGB/255
+// with ImageNet mean and std, depth in metres replicated to 3 channels
+// without mean/std, invalid depth 0.
+func DefaultSpec() Spec {
+	return Spec{
+		Height: 480, Width: 640,
+		Resize:        Stretch,
+		RGBInterp:     Bicubic,
+		RGBScale:      1.0 / 255,
+		Mean:          [3]float32{0.485, 0.456, 0.406},
+		Std:           [3]float32{0.229, 0.224, 0.225},
+		DepthEncoding: Replicate,
+		DepthChannels: 3,
+		DepthScale:    1,
+		DepthStd:      [3]float32{1, 1, 1},
+	}
+}
+
+// Validate reports the first field of s that cannot work.
+func (s Spec) Validate() error {
+	switch {
+	case s.Height <= 0 || s.Width <= 0 || s.Height > maxPixels/s.Width:
+		return fmt.Errorf("preprocess: input size %dx%d is not usable", s.Width, s.Height)
+	case s.Resize != Stretch && s.Resize != Letterbox:
+		return fmt.Errorf("preprocess: resize mode %d is not stretch or letterbox", int(s.Resize))
+	case s.RGBInterp != Bicubic && s.RGBInterp != Bilinear:
+		return fmt.Errorf("preprocess: RGB interpolation %d is not bicubic or bilinear", int(s.RGBInterp))
+	case s.DepthEncoding != Replicate && s.DepthEncoding != HHA:
+		return fmt.Errorf("preprocess: depth encoding %d is not replicate or hha", int(s.DepthEncoding))
+	case s.DepthChannels < 1 || s.DepthChannels > 3:
+		return fmt.Errorf("preprocess: %d depth channels, want 1 to 3", s.DepthChannels)
+	case s.DepthEncoding == HHA && s.DepthChannels != 3:
+		return fmt.Errorf("preprocess: HHA has 3 channels, the spec asks for %d", s.DepthChannels)
+	case !finite(s.RGBScale) || !finite(s.DepthScale) || !finite(s.InvalidDepth):
+		return fmt.Errorf("preprocess: scales must be finite (rgb %g, depth %g, invalid %g)", s.RGBScale, s.DepthScale, s.InvalidDepth)
+	case !finite(s.DepthMin) || !finite(s.DepthMax) || s.DepthMin < 0 || s.DepthMax < 0 || (s.DepthMax != 0 && s.DepthMax <= s.DepthMin):
+		return fmt.Errorf("preprocess: depth range [%g, %g] m is not usable", s.DepthMin, s.DepthMax)
+	}
+	for c := 0; c < 3; c++ {
+		if !finite(s.Mean[c]) || !finite(s.DepthMean[c]) {
+			return fmt.Errorf("preprocess: mean of channel %d is not finite", c)
+		}
+		if !(s.Std[c] > 0) || !finite(s.Std[c]) || c < s.DepthChannels && (!(s.DepthStd[c] > 0) || !finite(s.DepthStd[c])) {
+			return fmt.Errorf("preprocess: std of channel %d must be positive (rgb %g, depth %g)", c, s.Std[c], s.DepthStd[c])
+		}
+	}
+	return nil
+}
+
+func finite(v float32) bool { return !math.IsNaN(float64(v)) && !math.IsInf(float64(v), 0) }
+
+// Metadata keys written by Spec.Metadata.
+const (
+	KeyHeight        = "preprocess.height"
+	KeyWidth         = "preprocess.width"
+	KeyResize        = "preprocess.resize"
+	KeyRGBInterp     = "preprocess.rgb_interp"
+	KeyRGBScale      = "preprocess.rgb_scale"
+	KeyMean          = "preprocess.rgb_mean"
+	KeyStd           = "preprocess.rgb_std"
+	KeyDepthEncoding = "preprocess.depth_encoding"
+	KeyDepthChannels = "preprocess.depth_channels"
+	KeyDepthScale    = "preprocess.depth_scale"
+	KeyDepthMean     = "preprocess.depth_mean"
+	KeyDepthStd      = "preprocess.depth_std"
+	KeyDepthMin      = "preprocess.depth_min"
+	KeyDepthMax      = "preprocess.depth_max"
+	KeyInvalidDepth  = "preprocess.invalid_depth"
+)
+
+// Metadata returns s as key=value strings for a model file's metadata.
+// Numbers are written in the shortest form that reads back to the same
+// float32; triples are comma-separated.
+func (s Spec) Metadata() map[string]string {
+	f := func(v float32) string { return strconv.FormatFloat(float64(v), 'g', -1, 32) }
+	f3 := func(v [3]float32) string { return f(v[0]) + "," + f(v[1]) + "," + f(v[2]) }
+	return map[string]string{
+		KeyHeight: strconv.Itoa(s.Height), KeyWidth: strconv.Itoa(s.Width),
+		KeyResize: s.Resize.String(), KeyRGBInterp: s.RGBInterp.String(),
+		KeyRGBScale: f(s.RGBScale), KeyMean: f3(s.Mean), KeyStd: f3(s.Std),
+		KeyDepthEncoding: s.DepthEncoding.String(), KeyDepthChannels: strconv.Itoa(s.DepthChannels),
+		KeyDepthScale: f(s.DepthScale), KeyDepthMean: f3(s.DepthMean), KeyDepthStd: f3(s.DepthStd),
+		KeyDepthMin: f(s.DepthMin), KeyDepthMax: f(s.DepthMax), KeyInvalidDepth: f(s.InvalidDepth),
+	}
+}
+
+// SpecFromMetadata reads a Spec from model metadata. Keys without the
+// "preprocess." prefix are ignored; a missing key keeps DefaultSpec's value;
+// a malformed value or an unknown preprocess key is an error.
+func SpecFromMetadata(md map[string]string) (Spec, error) {
+	s := DefaultSpec()
+	keys := make([]string, 0, len(md))
+	for k := range md {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys) // report errors deterministically
+	for _, k := range keys {
+		if !strings.HasPrefix(k, "preprocess.") {
+			continue
+		}
+		v := strings.TrimSpace(md[k])
+		var err error
+		switch k {
+		case KeyHeight:
+			s.Height, err = strconv.Atoi(v)
+		case KeyWidth:
+			s.Width, err = strconv.Atoi(v)
+		case KeyDepthChannels:
+			s.DepthChannels, err = strconv.Atoi(v)
+		case KeyResize:
+			var i int
+			i, err = parseEnum(resizeNames, v)
+			s.Resize = Resize(i)
+		case KeyRGBInterp:
+			var i int
+			i, err = parseEnum(interpNames, v)
+			s.RGBInterp = Interp(i)
+		case KeyDepthEncoding:
+			var i int
+			i, err = parseEnum(depthNames, v)
+			s.DepthEncoding = DepthEncoding(i)
+		case KeyRGBScale:
+			s.RGBScale, err = parseFloat(v)
+		case KeyDepthScale:
+			s.DepthScale, err = parseFloat(v)
+		case KeyDepthMin:
+			s.DepthMin, err = parseFloat(v)
+		case KeyDepthMax:
+			s.DepthMax, err = parseFloat(v)
+		case KeyInvalidDepth:
+			s.InvalidDepth, err = parseFloat(v)
+		case KeyMean:
+			s.Mean, err = parseTriple(v)
+		case KeyStd:
+			s.Std, err = parseTriple(v)
+		case KeyDepthMean:
+			s.DepthMean, err = parseTriple(v)
+		case KeyDepthStd:
+			s.DepthStd, err = parseTriple(v)
+		default:
+			err = fmt.Errorf("unknown key")
+		}
+		if err != nil {
+			return Spec{}, fmt.Errorf("preprocess: model metadata %s=%q: %w", k, md[k], err)
+		}
+	}
+	if err := s.Validate(); err != nil {
+		return Spec{}, fmt.Errorf("model metadata: %w", err)
+	}
+	return s, nil
+}
+
+func parseEnum(names []string, v string) (int, error) {
+	for i, n := range names {
+		if strings.EqualFold(n, v) {
+			return i, nil
+		}
+	}
+	return 0, fmt.Errorf("want one of %s", strings.Join(names, ", "))
+}
+
+func parseFloat(v string) (float32, error) {
+	f, err := strconv.ParseFloat(v, 32)
+	if err != nil {
+		return 0, fmt.Errorf("not a number")
+	}
+	return float32(f), nil
+}
+
+func parseTriple(v string) ([3]float32, error) {
+	parts := strings.Split(v, ",")
+	var t [3]float32
+	if len(parts) != 3 {
+		return t, fmt.Errorf("want three comma-separated numbers")
+	}
+	for i, p := range parts {
+		f, err := parseFloat(strings.TrimSpace(p))
+		if err != nil {
+			return t, err
+		}
+		t[i] = f
+	}
+	return t, nil
+}
