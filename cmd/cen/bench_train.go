@@ -103,4 +103,3 @@ func benchTrain(args []string, stdout, stderr io.Writer) error {
 }
 
 func round2(v float64) float64 { return float64(int64(v*100+0.5)) / 100 }
-
