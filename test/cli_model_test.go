@@ -1,0 +1,124 @@
+package test
+
+import (
+	"image"
+	"image/color"
+	"image/png"
+	"os"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"testing"
+
+	"github.com/cen-ros/cen/test/rosenv"
+)
+
+var fixtures = filepath.Join(rosenv.RepoRoot(), "test", "fixtures")
+
+// TestImportTorchThenInfoReportsTheNetwork converts an official-format checkpoint and reads it back with cen info,
+// including the paper's per-stage diagnostic.
+func TestImportTorchThenInfoReportsTheNetwork(t *testing.T) {
+	ckpt := filepath.Join(t.TempDir(), "m.ckpt")
+	out, code := runCen(t, os.Environ(), "import-torch", filepath.Join(fixtures, "r50_m2", "model.pth"), "--arch", "refinenet-r50", "--width", "0.03125", "-o", ckpt)
+	if code != 0 || !strings.Contains(out, "CEN refinenet-r50, 2 modalities [rgb depth], 7 classes") {
+		t.Fatalf("import-torch (exit %d):\n%s", code, out)
+	}
+	out, code = runCen(t, os.Environ(), "info", ckpt)
+	if code != 0 {
+		t.Fatalf("info (exit %d):\n%s", code, out)
+	}
+	for _, re := range []string{
+		`architecture\s+refinenet-r50 \(width 0\.03125\)`, `modalities\s+2: rgb, depth`, `classes\s+7`,
+		`parameters\s+100951 total: encoder \d+, decoder \d+`,
+		`(?m)^  layer1\s+\d+\.\d\d %`, `(?m)^  layer4\s+\d+\.\d\d %`, `(?m)^  all\s+\d+\.\d\d %`,
+	} {
+		if !regexp.MustCompile(re).MatchString(out) {
+			t.Errorf("info output does not match %s:\n%s", re, out)
+		}
+	}
+}
+
+func TestModelCommandsNameWhatIsWrong(t *testing.T) {
+	dir := t.TempDir()
+	ckpt := filepath.Join(dir, "m.ckpt")
+	if out, code := runCen(t, os.Environ(), "import-torch", filepath.Join(fixtures, "lite18_m2", "model.pth"), "--arch", "lite-r18", "--width", "0.125", "-o", ckpt); code != 0 {
+		t.Fatalf("import-torch: %s", out)
+	}
+	rgb := filepath.Join(dir, "rgb.png")
+	f, _ := os.Create(rgb)
+	png.Encode(f, image.NewNRGBA(image.Rect(0, 0, 64, 48)))
+	f.Close()
+	depth := filepath.Join(dir, "depth.png")
+	writePNG(t, depth, image.NewGray16(image.Rect(0, 0, 64, 48)))
+	cases := []struct {
+		args []string
+		want string
+	}{
+		{[]string{"import-torch", filepath.Join(fixtures, "lite18_m2", "model.pth"), "--arch", "lite-r34", "--width", "0.125", "-o", filepath.Join(dir, "x.ckpt")}, "checkpoint has no tensor for layer1.2.conv1.weight"},
+		{[]string{"import-torch", filepath.Join(fixtures, "import", "torchscript.pt"), "--arch", "lite-r18", "-o", filepath.Join(dir, "x.ckpt")}, "is a TorchScript archive"},
+		{[]string{"import-torch", filepath.Join(fixtures, "r50_m2", "model.pth"), "--arch", "resnet-9", "-o", filepath.Join(dir, "x.ckpt")}, `unknown architecture "resnet-9"`},
+		{[]string{"info", filepath.Join(fixtures, "r50_m2", "config.json")}, "is not a cen checkpoint"},
+		{[]string{"predict", "--model", ckpt, "--rgb", rgb, "--depth", filepath.Join(dir, "nothere.png"), "-o", filepath.Join(dir, "l.png")}, "nothere.png"},
+		{[]string{"predict", "--model", ckpt, "--rgb", rgb, "--depth", rgb, "--depth-unit", "feet", "-o", filepath.Join(dir, "l.png")}, `--depth-unit "feet"`},
+		{[]string{"predict", "--model", ckpt, "--rgb", rgb, "--depth", rgb, "-o", filepath.Join(dir, "l.png")}, "want one 16-bit channel"},
+		{[]string{"predict", "--model", filepath.Join(dir, "none.ckpt"), "--rgb", rgb, "--depth", depth, "-o", filepath.Join(dir, "l.png")}, "none.ckpt"},
+	}
+	for _, c := range cases {
+		out, code := runCen(t, os.Environ(), c.args...)
+		if code == 0 || !strings.Contains(out, c.want) {
+			t.Errorf("cen %s: exit %d, output lacks %q:\n%s", strings.Join(c.args, " "), code, c.want, out)
+		}
+		if strings.Contains(out, "panic") || strings.Count(strings.TrimSpace(out), "\n") > 0 {
+			t.Errorf("cen %s: expected one line of error, got:\n%s", c.args[0], out)
+		}
+	}
+}
+
+// TestPredictWritesLabelsColourAndOverlayAtCameraSize runs a small model on a frame whose size is not a multiple
+// of the output stride and checks the files come back at the RGB image's size.
+func TestPredictWritesLabelsColourAndOverlayAtCameraSize(t *testing.T) {
+	dir := t.TempDir()
+	ckpt := filepath.Join(dir, "m.ckpt")
+	if out, code := runCen(t, os.Environ(), "import-torch", filepath.Join(fixtures, "lite18_m2", "model.pth"), "--arch", "lite-r18", "--width", "0.125", "-o", ckpt); code != 0 {
+		t.Fatalf("import-torch: %s", out)
+	}
+	const w, h = 90, 70
+	rgb := image.NewNRGBA(image.Rect(0, 0, w, h))
+	depth := image.NewGray16(image.Rect(0, 0, w, h))
+	for y := 0; y < h; y++ {
+		for x := 0; x < w; x++ {
+			rgb.SetNRGBA(x, y, color.NRGBA{uint8(3 * x), uint8(3 * y), 90, 255})
+			depth.SetGray16(x, y, color.Gray16{Y: uint16(1000 + 30*x)})
+		}
+	}
+	writePNG(t, filepath.Join(dir, "rgb.png"), rgb)
+	writePNG(t, filepath.Join(dir, "depth.png"), depth)
+	args := []string{"predict", "--model", ckpt, "--rgb", filepath.Join(dir, "rgb.png"), "--depth", filepath.Join(dir, "depth.png"),
+		"-o", filepath.Join(dir, "labels.png"), "--color", filepath.Join(dir, "color.png"), "--overlay", filepath.Join(dir, "overlay.png")}
+	out, code := runCen(t, os.Environ(), args...)
+	if code != 0 || !strings.Contains(out, "most frequent:") {
+		t.Fatalf("predict (exit %d):\n%s", code, out)
+	}
+	for _, name := range []string{"labels.png", "color.png", "overlay.png"} {
+		f, err := os.Open(filepath.Join(dir, name))
+		if err != nil {
+			t.Fatal(err)
+		}
+		img, err := png.Decode(f)
+		f.Close()
+		if err != nil || img.Bounds().Dx() != w || img.Bounds().Dy() != h {
+			t.Fatalf("%s: %v, bounds %v, want %dx%d", name, err, img.Bounds(), w, h)
+		}
+		if name == "labels.png" {
+			g, ok := img.(*image.Gray)
+			if !ok {
+				t.Fatalf("labels.png is %T, want 8-bit grey", img)
+			}
+			for _, v := range g.Pix {
+				if v >= 7 {
+					t.Fatalf("label %d out of the 7 classes", v)
+				}
+			}
+		}
+	}
+}
