@@ -1,8 +1,22 @@
 #!/usr/bin/env bash
-# bench.sh runs cen's benchmarks. Every figure is reported beside the reference it is measured against in the
-# same run (the machine's SGEMM peak, PyTorch on the same CPU and threads, the Python rosbag reader).
+# bench.sh is `make bench`: every benchmark of cen, each beside the reference it is measured against in the same
+# run. Expect about 15 minutes on a 2-core machine.
+#   1. Go micro-benchmarks (engine kernels with the SGEMM peak, preprocessing pipeline on one core).
+#   2. Training step, Go engine vs PyTorch (scripts/bench_train.sh).
+#   3. Inference, ONNX Runtime vs PyTorch eager (scripts/bench_infer.sh).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 export PATH="$PATH:/usr/local/go/bin"
-echo "== Go benchmarks (go test -bench)"
-go test -run '^$' -bench "${BENCH:-.}" -benchtime "${BENCHTIME:-1x}" -count 1 ./...
+echo "== Go benchmarks: engine kernels (GFLOP/s beside BenchmarkSgemm)"
+go test -run '^$' -bench . -benchtime "${BENCHTIME:-10x}" -count 1 ./cen/engine/
+echo
+echo "== Go benchmarks: preprocessing and post-processing of a 640x480 RGB-D pair on one core"
+GOMAXPROCS=1 OPENCV_FOR_THREADS_NUM=1 taskset -c 0 go test -run '^$' -bench 'Pipeline|Register|Input' -benchtime 50x -count 1 ./preprocess/
+echo
+echo "== Training step: Go engine vs PyTorch (same machine, same threads)"
+scripts/bench_train.sh refinenet-r50 240 320 2 1 2
+if [ -x scripts/bench_infer.sh ]; then
+  echo
+  echo "== Inference: ONNX Runtime vs PyTorch eager (same machine, same threads)"
+  scripts/bench_infer.sh
+fi

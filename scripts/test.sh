@@ -28,9 +28,9 @@ fi
 for pkg in $(go list ./...); do
   dir=$(go list -f '{{.Dir}}' "$pkg")
   for f in $(grep -ho '^func Fuzz[A-Za-z0-9_]*' "$dir"/*_test.go 2>/dev/null | sed 's/^func //'); do
-    step "fuzz $f in $pkg (${FUZZTIME:-15s})"
-    if go test -run '^$' -fuzz "^$f\$" -fuzztime "${FUZZTIME:-15s}" "$pkg" >"$log.fuzz" 2>&1; then
-      echo "--- PASS: $f (fuzz ${FUZZTIME:-15s})" | tee -a "$log"
+    step "fuzz $f in $pkg (${FUZZTIME:-300000x})"
+    if go test -run '^$' -fuzz "^$f\$" -fuzztime "${FUZZTIME:-300000x}" "$pkg" >"$log.fuzz" 2>&1; then
+      echo "--- PASS: $f (fuzz ${FUZZTIME:-300000x})" | tee -a "$log"
     else
       cat "$log.fuzz"
       echo "--- FAIL: $f (fuzz)" | tee -a "$log"

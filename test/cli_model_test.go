@@ -7,6 +7,7 @@ import (
 	"os"
 	"path/filepath"
 	"regexp"
+	"strconv"
 	"strings"
 	"testing"
 
@@ -120,5 +121,56 @@ func TestPredictWritesLabelsColourAndOverlayAtCameraSize(t *testing.T) {
 				}
 			}
 		}
+	}
+}
+
+// TestPredictWithExportedModelMatchesCheckpoint runs the same frame through the Go engine (checkpoint) and
+// through ONNX Runtime (the exported model with its preprocessing taken from the metadata).
+func TestPredictWithExportedModelMatchesCheckpoint(t *testing.T) {
+	dir := t.TempDir()
+	ckpt := filepath.Join(dir, "m.ckpt")
+	if out, code := runCen(t, os.Environ(), "import-torch", filepath.Join(fixtures, "lite18_m2", "model.pth"), "--arch", "lite-r18", "--width", "0.125", "-o", ckpt); code != 0 {
+		t.Fatalf("import-torch: %s", out)
+	}
+	const w, h = 96, 72
+	model := filepath.Join(dir, "m.onnx")
+	if out, code := runCen(t, os.Environ(), "export", ckpt, "-o", model, "--height", "72", "--width", "96"); code != 0 {
+		t.Fatalf("export: %s", out)
+	}
+	if out, code := runCen(t, os.Environ(), "info", model); code != 0 || !strings.Contains(out, "preprocess.rgb_mean") || !strings.Contains(out, "input         96x72") {
+		t.Fatalf("info of the ONNX model (exit %d):\n%s", code, out)
+	}
+	rgb := image.NewNRGBA(image.Rect(0, 0, w, h))
+	depth := image.NewGray16(image.Rect(0, 0, w, h))
+	for y := 0; y < h; y++ {
+		for x := 0; x < w; x++ {
+			rgb.SetNRGBA(x, y, color.NRGBA{uint8(5 * x), uint8(7*y + x), uint8(x * y), 255})
+			depth.SetGray16(x, y, color.Gray16{Y: uint16(3000 + 50*y)})
+		}
+	}
+	writePNG(t, filepath.Join(dir, "rgb.png"), rgb)
+	writePNG(t, filepath.Join(dir, "depth.png"), depth)
+	var labels [2]*image.Gray
+	for i, m := range []string{ckpt, model} {
+		out := filepath.Join(dir, "labels"+strconv.Itoa(i)+".png")
+		if o, code := runCen(t, os.Environ(), "predict", "--model", m, "--rgb", filepath.Join(dir, "rgb.png"), "--depth", filepath.Join(dir, "depth.png"), "-o", out); code != 0 {
+			t.Fatalf("predict with %s: %s", m, o)
+		}
+		f, _ := os.Open(out)
+		img, err := png.Decode(f)
+		f.Close()
+		if err != nil {
+			t.Fatal(err)
+		}
+		labels[i] = img.(*image.Gray)
+	}
+	same := 0
+	for i := range labels[0].Pix {
+		if labels[0].Pix[i] == labels[1].Pix[i] {
+			same++
+		}
+	}
+	if float64(same) < 0.9999*float64(len(labels[0].Pix)) {
+		t.Fatalf("Go engine and ONNX Runtime agree on %d of %d pixels", same, len(labels[0].Pix))
 	}
 }

@@ -1,0 +1,371 @@
+package ort
+
+import (
+	"errors"
+	"fmt"
+	"math"
+	"math/rand/v2"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/advancedclimatesystems/gonnx/onnx"
+	"google.golang.org/protobuf/proto"
+
+	"github.com/cen-ros/cen/cen"
+	"github.com/cen-ros/cen/cen/engine"
+)
+
+// testNetwork builds a narrow network whose batch norms have random statistics and whose exchanging batch
+// norms have about a third of their γ below the threshold, so that batch-norm folding and the exchange both
+// change the result.
+func testNetwork(t testing.TB, arch string, m int, seed uint64) *cen.Model {
+	t.Helper()
+	cfg := cen.DefaultConfig(arch)
+	cfg.Modalities = []string{"rgb", "depth", "hha", "ir"}[:m]
+	cfg.Classes = 7
+	cfg.Width = 0.125
+	if strings.HasPrefix(arch, "refinenet") {
+		cfg.Width = 0.0625
+	}
+	model, err := cen.New(cfg, seed)
+	if err != nil {
+		t.Fatal(err)
+	}
+	rng := rand.New(rand.NewPCG(seed, 11))
+	for _, p := range model.Params() {
+		isBN := strings.Contains(p.Name, ".bn_")
+		switch {
+		case isBN && strings.HasSuffix(p.Name, ".running_var"):
+			for i := range p.Data {
+				p.Data[i] = 0.5 + rng.Float32()
+			}
+		case isBN && strings.HasSuffix(p.Name, ".weight"):
+			for i := range p.Data {
+				p.Data[i] = 0.5 + rng.Float32()
+			}
+		case isBN || strings.HasSuffix(p.Name, ".bias"): // β, running mean, decoder biases
+			for i := range p.Data {
+				p.Data[i] = 0.2 * float32(rng.NormFloat64())
+			}
+		case p.Name == "alpha":
+			for i := range p.Data {
+				p.Data[i] = 0.4 * float32(i)
+			}
+		}
+	}
+	exchanged := 0
+	for _, x := range model.ExchangeBNs() {
+		for i := range x.Gamma {
+			if rng.IntN(3) == 0 {
+				x.Gamma[i] = (rng.Float32()*2 - 1) * cfg.Threshold * 0.9
+				exchanged++
+			}
+		}
+	}
+	if exchanged == 0 {
+		t.Fatal("no channel is exchanged")
+	}
+	// Scale the classifier so the logits spread over a few units: deep random networks give logits in the
+	// hundreds, where every pixel's confidence is 1 and arg-max ties never come near.
+	ts, _ := randomInputs(m, 1, 64, 64, seed)
+	out, err := model.Forward(ts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var ss float64
+	for _, v := range out.Ensemble.Data {
+		ss += float64(v) * float64(v)
+	}
+	scale := float32(2 / math.Sqrt(ss/float64(len(out.Ensemble.Data))))
+	for _, name := range []string{"clf_conv.weight", "clf_conv.bias"} {
+		for i := range model.Param(name).Data {
+			model.Param(name).Data[i] *= scale
+		}
+	}
+	return model
+}
+
+func checkONNX(t testing.TB, path string) {
+	t.Helper()
+	out, err := exec.Command("/usr/bin/python3", "-c",
+		"import onnx,sys; onnx.checker.check_model(onnx.load(sys.argv[1]), full_check=True)", path).CombinedOutput()
+	if err != nil {
+		t.Fatalf("ONNX checker rejects %s (python3-onnx is installed by `make setup`): %v\n%s", path, err, out)
+	}
+}
+
+func export(t testing.TB, m *cen.Model, opt cen.ExportOptions) string {
+	t.Helper()
+	path := filepath.Join(t.TempDir(), "model.onnx")
+	f, err := os.Create(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := m.ExportONNX(f, opt); err != nil {
+		t.Fatal(err)
+	}
+	if err := f.Close(); err != nil {
+		t.Fatal(err)
+	}
+	checkONNX(t, path)
+	return path
+}
+
+func needLibrary(t testing.TB) {
+	t.Helper()
+	if _, err := Load(""); err != nil {
+		t.Fatalf("ONNX Runtime is needed (make setup installs it): %v", err)
+	}
+}
+
+func randomInputs(m, n, h, w int, seed uint64) ([]*engine.Tensor, [][]float32) {
+	rng := rand.New(rand.NewPCG(seed, 5))
+	var ts []*engine.Tensor
+	var raw [][]float32
+	for i := 0; i < m; i++ {
+		t := engine.NewTensor(n, 3, h, w)
+		for j := range t.Data {
+			t.Data[j] = float32(rng.NormFloat64())
+		}
+		ts = append(ts, t)
+		raw = append(raw, t.Data)
+	}
+	return ts, raw
+}
+
+// relErr is max|got-want| / max|want|.
+func relErr(got, want []float32) float64 {
+	var d, r float64
+	for i := range want {
+		d = math.Max(d, math.Abs(float64(got[i]-want[i])))
+		r = math.Max(r, math.Abs(float64(want[i])))
+	}
+	return d / r
+}
+
+// compare checks ONNX Runtime's outputs against the Go engine's forward pass on the same inputs: logits to
+// 1e-4 relative, labels (bicubic upsampling and arg-max, as the official evaluation) on ≥ 99.99 % of pixels,
+// confidence to 1e-3.
+func compare(t *testing.T, m *cen.Model, s *Session, n, h, w int, seed uint64) {
+	t.Helper()
+	ts, raw := randomInputs(m.Config().M(), n, h, w, seed)
+	want, err := m.Forward(ts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, err := s.Run(raw, n, h, w)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got.LogitsHeight != want.Ensemble.H || got.LogitsWidth != want.Ensemble.W {
+		t.Fatalf("logits %dx%d, engine %dx%d", got.LogitsWidth, got.LogitsHeight, want.Ensemble.W, want.Ensemble.H)
+	}
+	if e := relErr(got.Logits, want.Ensemble.Data); e > 1e-4 {
+		t.Errorf("ensemble logits differ from the engine's by %.2g relative (limit 1e-4)", e)
+	}
+	for i, p := range got.PerModality {
+		if e := relErr(p, want.Logits[i].Data); e > 1e-4 {
+			t.Errorf("logits of modality %d differ by %.2g relative", i, e)
+		}
+	}
+	up := engine.ResizeBicubic(want.Ensemble, h, w)
+	labels := engine.Argmax(up)
+	diff := 0
+	for i, l := range labels {
+		if got.Label(i) != int(l) {
+			diff++
+		}
+	}
+	if float64(diff) > 1e-4*float64(len(labels)) {
+		t.Errorf("labels differ on %d of %d pixels (more than 0.01 %%)", diff, len(labels))
+	}
+	K, hw := up.C, h*w
+	var worst float64
+	for p := 0; p < n*hw; p++ {
+		s, j := p/hw, p%hw
+		mx, sum := math.Inf(-1), 0.0
+		for k := 0; k < K; k++ {
+			mx = math.Max(mx, float64(up.Data[(s*K+k)*hw+j]))
+		}
+		for k := 0; k < K; k++ {
+			sum += math.Exp(float64(up.Data[(s*K+k)*hw+j]) - mx)
+		}
+		worst = math.Max(worst, math.Abs(1/sum-float64(got.Confidence[p])))
+	}
+	t.Logf("%dx%d: logits relative error %.2g, labels differ on %d of %d pixels, confidence error %.2g",
+		w, h, relErr(got.Logits, want.Ensemble.Data), diff, len(labels), worst)
+	if worst > 1e-3 {
+		t.Errorf("confidence differs from the engine's softmax by up to %.2g", worst)
+	}
+}
+
+func TestONNXRuntimeMatchesTheEngine(t *testing.T) {
+	needLibrary(t)
+	for _, tc := range []struct {
+		arch   string
+		m      int
+		perMod bool
+	}{
+		{"refinenet-r50", 2, true},
+		{"refinenet-r50", 3, false},
+		{"lite-r18", 2, false},
+		{"lite-r18", 3, true},
+	} {
+		t.Run(fmt.Sprintf("%s/M%d", tc.arch, tc.m), func(t *testing.T) {
+			model := testNetwork(t, tc.arch, tc.m, 1)
+			path := export(t, model, cen.ExportOptions{Height: 96, Width: 128, PerModality: tc.perMod})
+			s, err := Open(path, Options{Device: "cpu", IntraOpThreads: 2})
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer s.Close()
+			if s.Device() != "cpu" || s.Info().Arch != tc.arch {
+				t.Errorf("device %q arch %q", s.Device(), s.Info().Arch)
+			}
+			compare(t, model, s, 2, 96, 128, 2)
+			// The session's own buffers are accepted without a copy.
+			in, err := s.Inputs(2, 96, 128)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if _, err := s.Run(in, 2, 96, 128); err != nil {
+				t.Fatal(err)
+			}
+			if _, err := s.Run(in, 2, 64, 64); err == nil || !strings.Contains(err.Error(), "export with --dynamic") {
+				t.Errorf("a fixed-size model accepted another size: %v", err)
+			}
+		})
+	}
+}
+
+func TestDynamicModelRunsAtSeveralSizes(t *testing.T) {
+	needLibrary(t)
+	model := testNetwork(t, "refinenet-r50", 2, 3)
+	path := export(t, model, cen.ExportOptions{Dynamic: true})
+	s, err := Open(path, Options{Device: "cpu", IntraOpThreads: 2, WarmupHeight: 64, WarmupWidth: 64})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	if !s.Info().Dynamic() {
+		t.Fatal("the model is not dynamic")
+	}
+	compare(t, model, s, 1, 96, 128, 4)
+	compare(t, model, s, 1, 70, 98, 5) // logits 18×25: a non-integer upsampling factor
+}
+
+func TestAutoDeviceFallsBackToCPUAndSaysWhy(t *testing.T) {
+	needLibrary(t)
+	provs, err := Providers()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, p := range provs {
+		if p.Name == "cuda" && p.Available {
+			t.Skip("this ONNX Runtime library has a working CUDA provider: no fallback to observe")
+		}
+	}
+	model := testNetwork(t, "lite-r18", 2, 1)
+	path := export(t, model, cen.ExportOptions{Height: 64, Width: 64})
+	var logs []string
+	s, err := Open(path, Options{Logger: func(l string) { logs = append(logs, l) }, IntraOpThreads: 1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	if s.Device() != "cpu" {
+		t.Errorf("auto chose %q on a machine without CUDA", s.Device())
+	}
+	all := strings.Join(logs, "\n")
+	t.Log(all)
+	for _, want := range []string{"tensorrt not used: ", "cuda not used: ", "runs on cpu"} {
+		if !strings.Contains(all, want) {
+			t.Errorf("log does not say %q:\n%s", want, all)
+		}
+	}
+	for _, l := range logs {
+		if strings.HasPrefix(l, "onnxruntime: cuda not used: ") && len(strings.TrimPrefix(l, "onnxruntime: cuda not used: ")) < 10 {
+			t.Errorf("log gives no reason for CUDA: %q", l)
+		}
+	}
+
+	for _, dev := range []string{"cuda", "tensorrt"} {
+		if _, err := Open(path, Options{Device: dev}); err == nil || !strings.Contains(err.Error(), "cannot run on "+dev) || !strings.Contains(err.Error(), path) {
+			t.Errorf("--device %s on a CPU-only library: got %v, want an error naming the file and device", dev, err)
+		}
+	}
+	if _, err := Open(path, Options{Device: "gpu"}); err == nil || !strings.Contains(err.Error(), "unknown device") {
+		t.Errorf("unknown device accepted: %v", err)
+	}
+}
+
+func TestOpenRejectsFilesThatAreNotCENModels(t *testing.T) {
+	needLibrary(t)
+	model := testNetwork(t, "lite-r18", 2, 1)
+	good, err := os.ReadFile(export(t, model, cen.ExportOptions{Height: 64, Width: 64}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	rebuild := func(edit func(*onnx.ModelProto)) []byte {
+		var mp onnx.ModelProto
+		if err := proto.Unmarshal(good, &mp); err != nil {
+			t.Fatal(err)
+		}
+		edit(&mp)
+		b, err := proto.Marshal(&mp)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return b
+	}
+	rng := rand.New(rand.NewPCG(9, 9))
+	random := make([]byte, 1<<16)
+	for i := range random {
+		random[i] = byte(rng.Uint32())
+	}
+	dir := t.TempDir()
+	for _, tc := range []struct {
+		name, want string
+		data       []byte
+	}{
+		{"random", "not an ONNX model, or truncated", random},
+		{"truncated", "not an ONNX model, or truncated", good[:len(good)/2]},
+		{"wrong-input", `input 0 is "color", want modality "rgb"`, rebuild(func(mp *onnx.ModelProto) {
+			old := mp.Graph.Input[0].Name
+			mp.Graph.Input[0].Name = "color"
+			for _, n := range mp.Graph.Node {
+				for i, in := range n.Input {
+					if in == old {
+						n.Input[i] = "color"
+					}
+				}
+			}
+		})},
+		{"missing-metadata", "metadata key cen.modalities is missing", rebuild(func(mp *onnx.ModelProto) {
+			var keep []*onnx.StringStringEntryProto
+			for _, e := range mp.MetadataProps {
+				if e.Key != cen.MetaModalities {
+					keep = append(keep, e)
+				}
+			}
+			mp.MetadataProps = keep
+		})},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			path := filepath.Join(dir, tc.name+".onnx")
+			if err := os.WriteFile(path, tc.data, 0o644); err != nil {
+				t.Fatal(err)
+			}
+			_, err := Open(path, Options{Device: "cpu"})
+			if err == nil || !errors.Is(err, cen.ErrBadModel) || !strings.HasPrefix(err.Error(), path+": ") || !strings.Contains(err.Error(), tc.want) {
+				t.Fatalf("got %v, want an error naming %s and saying %q", err, path, tc.want)
+			}
+		})
+	}
+	if _, err := Open(filepath.Join(dir, "absent.onnx"), Options{}); err == nil || !strings.Contains(err.Error(), "absent.onnx") {
+		t.Errorf("missing file: %v", err)
+	}
+}
