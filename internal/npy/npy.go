@@ -44,31 +44,23 @@ func (a *Array) Float32() []float32 {
 	case a.F32 != nil:
 		return a.F32
 	case a.F64 != nil:
-		out := make([]float32, len(a.F64))
-		for i, v := range a.F64 {
-			out[i] = float32(v)
-		}
-		return out
+		return convert(a.F64)
 	case a.U8 != nil:
-		out := make([]float32, len(a.U8))
-		for i, v := range a.U8 {
-			out[i] = float32(v)
-		}
-		return out
+		return convert(a.U8)
 	case a.I64 != nil:
-		out := make([]float32, len(a.I64))
-		for i, v := range a.I64 {
-			out[i] = float32(v)
-		}
-		return out
+		return convert(a.I64)
 	case a.I32 != nil:
-		out := make([]float32, len(a.I32))
-		for i, v := range a.I32 {
-			out[i] = float32(v)
-		}
-		return out
+		return convert(a.I32)
 	}
 	return nil
+}
+
+func convert[T float64 | uint8 | int64 | int32](v []T) []float32 {
+	out := make([]float32, len(v))
+	for i, x := range v {
+		out[i] = float32(x)
+	}
+	return out
 }
 
 var magic = []byte("\x93NUMPY")
