@@ -59,8 +59,11 @@ log "Go modules present"
 # Pinned packages and the sha512 integrity the npm registry publishes for them.
 ort_cpu_pkg=onnxruntime-node@1.24.1
 ort_cpu_sha512='Ex/oUXKdhDoxvlNxBT3oYtW0MH88yYpPlXQeVQUXpcJQmN24usd/8RCoPLN5kCHwDsiZ+nqsnjciyFRl423dQw=='
-ort_gpu_core_pkg=com.github.asus4.onnxruntime@0.4.9
-ort_gpu_core_sha512='BkzxduSZ9IkeDP6Q8lz2TFU2ie7hSSvS7ZIfzMooExoq0CNzJnuuGaUJ7IsojBgqO4ouD1jXah8OYyJbCN29Fg=='
+# The GPU build pairs onnxruntime-node's core library (built with the provider bridge that loads the CUDA and
+# TensorRT providers) with the CUDA 13 provider libraries of the same ONNX Runtime version (1.29.0) from the Unity
+# package. (That package's own Linux core library is a CPU-only build: "CUDA execution provider is not enabled".)
+ort_gpu_core_pkg=onnxruntime-node@1.29.0
+ort_gpu_core_sha512='WjiVVB72riILz8HbYvxvmjKyE/WmkYoSfKY++axo5jAR609HQg8MwiG/HhShpTcJfmmAdzxxmB+MMST3A+SiPA=='
 ort_gpu_ep_pkg=com.github.asus4.onnxruntime.linux-x64-gpu@0.4.9
 ort_gpu_ep_sha512='FopIhNE/Ng+v2X65wVc9clPCBCvhvA53Hxo2U0Kf5fGdVsC7iCA+mZ0KLWggcQAj7TIZ6pNidR4AC10g74Xo6w=='
 
@@ -94,10 +97,10 @@ else
     tar -xzf "$tgz" -C "$tmp" package/bin/napi-v6/linux/x64/libonnxruntime.so.1
     mv "$tmp/package/bin/napi-v6/linux/x64/libonnxruntime.so.1" "$dest.new/libonnxruntime.so"
   else
-    log "fetching $ort_gpu_core_pkg and $ort_gpu_ep_pkg (the CUDA provider alone is about 230 MB)"
+    log "fetching $ort_gpu_core_pkg and $ort_gpu_ep_pkg (the CUDA provider alone is about 230 MB; it needs CUDA 13 cudart/cuBLAS and cuDNN 9 on the machine)"
     tgz=$(fetch "$ort_gpu_core_pkg" "$ort_gpu_core_sha512" "$tmp")
-    tar -xzf "$tgz" -C "$tmp" package/Plugins/Linux/x64/libonnxruntime.so
-    mv "$tmp/package/Plugins/Linux/x64/libonnxruntime.so" "$dest.new/libonnxruntime.so"
+    tar -xzf "$tgz" -C "$tmp" package/bin/napi-v6/linux/x64/libonnxruntime.so.1
+    mv "$tmp/package/bin/napi-v6/linux/x64/libonnxruntime.so.1" "$dest.new/libonnxruntime.so"
     tgz=$(fetch "$ort_gpu_ep_pkg" "$ort_gpu_ep_sha512" "$tmp")
     tar -xzf "$tgz" -C "$tmp" --wildcards 'package/*libonnxruntime_providers_*.so'
     find "$tmp/package" -name 'libonnxruntime_providers_*.so' -exec mv {} "$dest.new/" \;
