@@ -89,10 +89,11 @@ type ExportOptions struct {
 
 // ExportONNX writes the network as a deployable ONNX model (IR 8, opset 17) to w, with its metadata.
 //
-// The graph follows the same model definition the Go engine runs. The encoder runs one branch per modality:
-// each shared convolution is applied to every modality with that modality's batch norm folded into its weights
-// (shared convolutions without batch norm, the whole decoder, reuse one initializer), so ONNX Runtime fuses
-// convolution, bias and ReLU and can use its blocked (NCHWc) kernels. The channel exchange is a Where on a
+// The graph follows the same model definition the Go engine runs. The decoder, which has no per-modality
+// parameters, runs the modalities as one batch through its shared convolutions. The encoder runs one branch per
+// modality: each shared convolution is applied with that modality's frozen batch norm folded into its weights,
+// so ONNX Runtime fuses convolution, bias and ReLU and can use its blocked (NCHWc) kernels (a batched encoder
+// would need an unfusable per-modality scale and shift after every convolution). The channel exchange is a Where on a
 // constant per-channel mask (the official swap for M = 2; the mean of the other modalities for M > 2), the
 // ensemble a weighted sum with softmax(α) as constants. Outputs: OutputLogits, OutputLabels, OutputConfidence
 // and, with PerModality, the per-modality logits.
@@ -321,6 +322,11 @@ func (m *Model) exportForward(b *onnxBuilder, x stream) stream {
 		}
 		l[s] = x
 	}
+	// The decoder has no per-modality parameters: all modalities run as one batch through it (measured on
+	// refinenet-r50 at 240×320, 2 threads: 3 % faster than one branch per modality; 91 % of the FLOPs are here).
+	for s := range l {
+		l[s] = b.batch(l[s])
+	}
 	d := &m.dec
 	var up stream
 	for s := 0; s < 4; s++ {
@@ -341,7 +347,29 @@ func (m *Model) exportForward(b *onnxBuilder, x stream) stream {
 			up = y
 		}
 	}
-	return b.conv(d.clf, nil, up, false)
+	return b.unbatch(b.conv(d.clf, nil, up, false), len(x.names))
+}
+
+// batch concatenates the modalities of x along the batch axis (modality-major, as the Go engine).
+func (b *onnxBuilder) batch(x stream) stream {
+	if len(x.names) == 1 {
+		return x
+	}
+	return stream{names: []string{b.node("Concat", x.names, []*onnx.AttributeProto{attrInt("axis", 0)}, "")}, c: x.c}
+}
+
+// unbatch splits a modality-major batch into m equal parts.
+func (b *onnxBuilder) unbatch(x stream, m int) stream {
+	if m == 1 {
+		return x
+	}
+	out := stream{c: x.c}
+	for i := 0; i < m; i++ {
+		out.names = append(out.names, b.fresh("Split"))
+	}
+	b.nodes = append(b.nodes, &onnx.NodeProto{OpType: "Split", Name: "n_" + out.names[0], Input: x.names, Output: out.names,
+		Attribute: []*onnx.AttributeProto{attrInt("axis", 0)}})
+	return out
 }
 
 func (m *Model) exportBlock(b *onnxBuilder, blk *block, x stream, name string) stream {
