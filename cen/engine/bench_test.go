@@ -17,8 +17,14 @@ var benchLayers = []struct {
 	{"1x1 256-64 60x80 N4", 4, 256, 60, 80, 64, ConvSpec{KH: 1, KW: 1}},
 	{"3x3s2 128-128 60x80 N4", 4, 128, 60, 80, 128, ConvSpec{KH: 3, KW: 3, Stride: 2, Pad: 1}},
 	{"1x1 1024-256 15x20 N4", 4, 1024, 15, 20, 256, ConvSpec{KH: 1, KW: 1}},
+	{"3x3 256-256 30x40 N4", 4, 256, 30, 40, 256, ConvSpec{KH: 3, KW: 3, Pad: 1}},
+	{"3x3 128-128 30x40 N4", 4, 128, 30, 40, 128, ConvSpec{KH: 3, KW: 3, Pad: 1}},
+	{"3x3 256-40 60x80 N4", 4, 256, 60, 80, 40, ConvSpec{KH: 3, KW: 3, Pad: 1}},
+	{"3x3 32-32 60x80 N4", 4, 32, 60, 80, 32, ConvSpec{KH: 3, KW: 3, Pad: 1}},
 	{"3x3 256-256 15x20 N4", 4, 256, 15, 20, 256, ConvSpec{KH: 3, KW: 3, Pad: 1}},
 	{"3x3 512-512 8x10 N4", 4, 512, 8, 10, 512, ConvSpec{KH: 3, KW: 3, Pad: 1}},
+	{"3x3 2048-512 8x10 N4", 4, 2048, 8, 10, 512, ConvSpec{KH: 3, KW: 3, Pad: 1}},
+	{"3x3 512-512 4x5 N4", 4, 512, 4, 5, 512, ConvSpec{KH: 3, KW: 3, Pad: 1}},
 	{"1x1 2048-512 8x10 N4", 4, 2048, 8, 10, 512, ConvSpec{KH: 1, KW: 1}},
 }
 
@@ -37,19 +43,43 @@ func BenchmarkSgemm(b *testing.B) {
 	b.ReportMetric(2*n*n*n*float64(b.N)/b.Elapsed().Seconds()/1e9, "GFLOP/s")
 }
 
+// convPaths are the sub-benchmarks of a layer: the default dispatch, plus
+// both forced paths for layers the Winograd path can take. GFLOP/s always
+// counts the direct convolution's FLOPs, so Winograd shows its speed-up as
+// rates above the GEMM peak.
+func convPaths(s ConvSpec) []struct {
+	name   string
+	policy int
+} {
+	if !isWinogradSpec(s.norm()) {
+		return []struct {
+			name   string
+			policy int
+		}{{"", wgAuto}}
+	}
+	return []struct {
+		name   string
+		policy int
+	}{{"/im2col", wgNever}, {"/winograd", wgAlways}}
+}
+
 func BenchmarkConv2D(b *testing.B) {
 	for _, l := range benchLayers {
-		b.Run(l.name, func(b *testing.B) {
-			rng := newRNG(1)
-			x := randTensor(rng, l.n, l.cin, l.h, l.w)
-			w := randSlice(rng, l.cout*l.cin*l.s.KH*l.s.KW, -1, 1)
-			Conv2D(x, w, l.cout, nil, l.s) // warm the scratch buffers
-			b.ResetTimer()
-			for i := 0; i < b.N; i++ {
-				Conv2D(x, w, l.cout, nil, l.s)
-			}
-			b.ReportMetric(ConvFLOPs(x, l.cout, l.s)*float64(b.N)/b.Elapsed().Seconds()/1e9, "GFLOP/s")
-		})
+		for _, p := range convPaths(l.s) {
+			b.Run(l.name+p.name, func(b *testing.B) {
+				defer func(old int) { wgPolicy = old }(wgPolicy)
+				wgPolicy = p.policy
+				rng := newRNG(1)
+				x := randTensor(rng, l.n, l.cin, l.h, l.w)
+				w := randSlice(rng, l.cout*l.cin*l.s.KH*l.s.KW, -1, 1)
+				Conv2D(x, w, l.cout, nil, l.s) // warm the scratch buffers
+				b.ResetTimer()
+				for i := 0; i < b.N; i++ {
+					Conv2D(x, w, l.cout, nil, l.s)
+				}
+				b.ReportMetric(ConvFLOPs(x, l.cout, l.s)*float64(b.N)/b.Elapsed().Seconds()/1e9, "GFLOP/s")
+			})
+		}
 	}
 }
 
@@ -57,21 +87,25 @@ func BenchmarkConv2D(b *testing.B) {
 // which does twice the forward's FLOPs.
 func BenchmarkConv2DBackward(b *testing.B) {
 	for _, l := range benchLayers {
-		b.Run(l.name, func(b *testing.B) {
-			rng := newRNG(1)
-			x := randTensor(rng, l.n, l.cin, l.h, l.w)
-			w := randSlice(rng, l.cout*l.cin*l.s.KH*l.s.KW, -1, 1)
-			ho, wo := l.s.OutSize(l.h, l.w)
-			dy := randTensor(rng, l.n, l.cout, ho, wo)
-			dx := NewTensor(l.n, l.cin, l.h, l.w)
-			dw := make([]float32, len(w))
-			Conv2DBackward(x, w, l.cout, l.s, dy, dx, dw, nil)
-			b.ResetTimer()
-			for i := 0; i < b.N; i++ {
+		for _, p := range convPaths(l.s) {
+			b.Run(l.name+p.name, func(b *testing.B) {
+				defer func(old int) { wgPolicy = old }(wgPolicy)
+				wgPolicy = p.policy
+				rng := newRNG(1)
+				x := randTensor(rng, l.n, l.cin, l.h, l.w)
+				w := randSlice(rng, l.cout*l.cin*l.s.KH*l.s.KW, -1, 1)
+				ho, wo := l.s.OutSize(l.h, l.w)
+				dy := randTensor(rng, l.n, l.cout, ho, wo)
+				dx := NewTensor(l.n, l.cin, l.h, l.w)
+				dw := make([]float32, len(w))
 				Conv2DBackward(x, w, l.cout, l.s, dy, dx, dw, nil)
-			}
-			b.ReportMetric(2*ConvFLOPs(x, l.cout, l.s)*float64(b.N)/b.Elapsed().Seconds()/1e9, "GFLOP/s")
-		})
+				b.ResetTimer()
+				for i := 0; i < b.N; i++ {
+					Conv2DBackward(x, w, l.cout, l.s, dy, dx, dw, nil)
+				}
+				b.ReportMetric(2*ConvFLOPs(x, l.cout, l.s)*float64(b.N)/b.Elapsed().Seconds()/1e9, "GFLOP/s")
+			})
+		}
 	}
 }
 

@@ -101,6 +101,10 @@ func Conv2D(x *Tensor, w []float32, cout int, b []float32, s ConvSpec) *Tensor {
 		panic(fmt.Sprintf("engine: Conv2D: bias has %d values, want %d", len(b), cout))
 	}
 	y := NewTensor(cs.n, cout, cs.ho, cs.wo)
+	if useWinograd(&cs) {
+		winogradConv2D(&cs, x, w, b, y)
+		return y
+	}
 	hw, k := cs.hw, cs.k
 	nb := samplesPerGemm(cs.n, k, hw)
 	direct := cs.s.pointwise()
@@ -169,6 +173,10 @@ func Conv2DBackward(x *Tensor, w []float32, cout int, s ConvSpec, dy *Tensor, dx
 			panic(fmt.Sprintf("engine: Conv2DBackward: db has %d values, want %d", len(db), cout))
 		}
 		biasGrad(dy, db)
+	}
+	if useWinograd(&cs) {
+		winogradConv2DBackward(&cs, x, w, dy, dx, dw)
+		return
 	}
 	hw, k := cs.hw, cs.k
 	nb := samplesPerGemm(cs.n, k, hw)
