@@ -46,6 +46,14 @@ func SetThreads(n int) {
 	}
 }
 
+// nativeThreads runs f with OpenBLAS using its own Threads() threads, whatever splitGemm says: the machine's
+// SGEMM peak that benchmarks compare against.
+func nativeThreads(f func()) {
+	C.openblas_set_num_threads(C.int(Threads()))
+	defer SetThreads(Threads())
+	f()
+}
+
 // splitGemm selects the GEMM threading: the engine's goroutines (true, the default) or OpenBLAS's own threads
 // (set CEN_OPENBLAS_THREADS=1). Measured on the refinenet-r50 training step (240×320, batch 2, 2 cores): OpenBLAS
 // threads spend 7.5 s of system time per step spinning in sched_yield between GEMMs; splitting removes that and
