@@ -38,6 +38,14 @@ func (g *graph) acc(x *value, d *engine.Tensor) {
 	engine.AddInPlace(x.g, d)
 }
 
+// gradBuffer returns a tensor for x's gradient, or nil when no gradient flows to x (kernels then skip it).
+func gradBuffer(x *value) *engine.Tensor {
+	if !x.need {
+		return nil
+	}
+	return engine.NewTensor(x.t.N, x.t.C, x.t.H, x.t.W)
+}
+
 func (g *graph) push(f func()) {
 	if g.record {
 		g.back = append(g.back, f)
@@ -148,10 +156,7 @@ func (g *graph) conv(c *conv, x *value) *value {
 		if y.g == nil {
 			return
 		}
-		var dx *engine.Tensor
-		if x.need {
-			dx = engine.NewTensor(x.t.N, x.t.C, x.t.H, x.t.W)
-		}
+		dx := gradBuffer(x)
 		var db []float32
 		if c.b != nil {
 			db = c.b.Grad
@@ -219,10 +224,7 @@ func (g *graph) batchNorm(b *bn, x *value, threshold float32) *value {
 			if y.g == nil {
 				return
 			}
-			var dx *engine.Tensor
-			if x.need {
-				dx = engine.NewTensor(x.t.N, x.t.C, x.t.H, x.t.W)
-			}
+			dx := gradBuffer(x)
 			engine.BatchNormTrainBackward(cache, y.g, dx, b.dgamma, b.dbeta)
 			g.acc(x, dx)
 			y.g = nil
@@ -233,10 +235,7 @@ func (g *graph) batchNorm(b *bn, x *value, threshold float32) *value {
 			if y.g == nil {
 				return
 			}
-			var dx *engine.Tensor
-			if x.need {
-				dx = engine.NewTensor(x.t.N, x.t.C, x.t.H, x.t.W)
-			}
+			dx := gradBuffer(x)
 			engine.BatchNormEvalBackward(x.t, y.g, b.m, b.gamma, b.mean, b.vari, bnEps, dx, b.dgamma, b.dbeta)
 			g.acc(x, dx)
 			y.g = nil

@@ -345,8 +345,9 @@ type Loss struct {
 type TrainOptions struct {
 	// BNTrain trains batch norm with batch statistics. The official recipe keeps it frozen (false).
 	BNTrain bool
-	// Dropout overrides Config.Dropout when >= 0; set it to 0 for deterministic gradients.
-	Dropout float32
+	// NoDropout switches the dropout layers off (deterministic gradients, as in the PyTorch fixtures); otherwise
+	// they drop with Config.Dropout.
+	NoDropout bool
 	// Seed drives the dropout masks.
 	Seed uint64
 }
@@ -377,8 +378,8 @@ func (m *Model) Backward(inputs []*engine.Tensor, labels []uint8, h, w int, opt 
 	}
 	m.allocGrads()
 	drop := m.cfg.Dropout
-	if opt.Dropout >= 0 {
-		drop = opt.Dropout
+	if opt.NoDropout {
+		drop = 0
 	}
 	g := &graph{record: true, dropout: drop, bnTrain: opt.BNTrain, rng: rand.New(rand.NewPCG(opt.Seed, 0x64726f70))}
 	logits := m.forward(g, inputs)

@@ -77,7 +77,7 @@ func TestWholeNetworkGradientMatchesFiniteDifferences(t *testing.T) {
 			for i := range labels {
 				labels[i] = uint8(rng.IntN(fc.Classes))
 			}
-			opt := TrainOptions{Dropout: 0}
+			opt := TrainOptions{NoDropout: true}
 			m.ZeroGrad()
 			if _, _, err := m.Backward(in, labels, fc.H, fc.W, opt); err != nil {
 				t.Fatal(err)

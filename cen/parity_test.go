@@ -156,7 +156,7 @@ func TestBackwardMatchesPyTorch(t *testing.T) {
 			}
 			m.ZeroGrad()
 			loss, out, err := m.Backward(fixtureInputs(t, dir, fc.Modalities), lab.U8, fc.H, fc.W,
-				TrainOptions{BNTrain: fc.BNMode == "train", Dropout: 0})
+				TrainOptions{BNTrain: fc.BNMode == "train", NoDropout: true})
 			if err != nil {
 				t.Fatal(err)
 			}

@@ -53,7 +53,7 @@ func benchTrain(args []string, stdout, stderr io.Writer) error {
 	// The official recipe: frozen batch norm, dropout on, SGD on both parameter groups.
 	step := func(seed uint64) error {
 		m.ZeroGrad()
-		if _, _, err := m.Backward(inputs, labels, *h, *w, cen.TrainOptions{Dropout: -1, Seed: seed}); err != nil {
+		if _, _, err := m.Backward(inputs, labels, *h, *w, cen.TrainOptions{Seed: seed}); err != nil {
 			return err
 		}
 		opt.Step()
