@@ -7,11 +7,20 @@ import (
 	"github.com/cen-ros/cen/cen/engine"
 )
 
-// value is a tensor in a forward pass, with the gradient the backward pass accumulates for it.
+// value is a tensor in a forward pass and the slot its gradient accumulates in. Backward closures capture the
+// slots they feed and only the tensors their kernels read (a convolution's input, a ReLU's output), so every
+// other activation is garbage as soon as the forward pass has used it: training holds what PyTorch's autograd
+// holds, not every intermediate.
 type value struct {
-	t    *engine.Tensor
-	g    *engine.Tensor
-	need bool // whether a gradient must flow to it (false for the input images)
+	t *engine.Tensor
+	s *slot
+}
+
+// slot is a value's gradient: nil until a backward closure adds to it.
+type slot struct {
+	g          *engine.Tensor
+	need       bool // whether a gradient must flow here (false for the input images)
+	n, c, h, w int
 }
 
 // graph records what the backward pass needs, op by op, as closures run in reverse order. A forward pass
@@ -24,26 +33,37 @@ type graph struct {
 	back    []func()
 }
 
-func (g *graph) out(t *engine.Tensor) *value { return &value{t: t, need: true} }
-
-// acc adds d to x's gradient, taking ownership of d: the caller must not use d again.
-func (g *graph) acc(x *value, d *engine.Tensor) {
-	if !x.need || d == nil {
-		return
-	}
-	if x.g == nil {
-		x.g = d
-		return
-	}
-	engine.AddInPlace(x.g, d)
+func newValue(t *engine.Tensor, need bool) *value {
+	return &value{t: t, s: &slot{need: need, n: t.N, c: t.C, h: t.H, w: t.W}}
 }
 
-// gradBuffer returns a tensor for x's gradient, or nil when no gradient flows to x (kernels then skip it).
-func gradBuffer(x *value) *engine.Tensor {
-	if !x.need {
+func (g *graph) out(t *engine.Tensor) *value { return newValue(t, true) }
+
+// acc adds d to the gradient in s, taking ownership of d: the caller must not use d again.
+func (s *slot) acc(d *engine.Tensor) {
+	if !s.need || d == nil {
+		return
+	}
+	if s.g == nil {
+		s.g = d
+		return
+	}
+	engine.AddInPlace(s.g, d)
+}
+
+// take returns the accumulated gradient and empties the slot (nil when nothing flowed here).
+func (s *slot) take() *engine.Tensor {
+	g := s.g
+	s.g = nil
+	return g
+}
+
+// buffer returns a tensor for the slot's gradient, or nil when no gradient flows there (kernels then skip it).
+func (s *slot) buffer() *engine.Tensor {
+	if !s.need {
 		return nil
 	}
-	return engine.NewTensor(x.t.N, x.t.C, x.t.H, x.t.W)
+	return engine.NewTensor(s.n, s.c, s.h, s.w)
 }
 
 func (g *graph) push(f func()) {
@@ -52,7 +72,7 @@ func (g *graph) push(f func()) {
 	}
 }
 
-// backward runs the recorded closures in reverse order.
+// backward runs the recorded closures in reverse order, dropping each once it has run.
 func (g *graph) backward() {
 	for i := len(g.back) - 1; i >= 0; i-- {
 		g.back[i]()
@@ -63,10 +83,10 @@ func (g *graph) backward() {
 
 func (g *graph) relu(x *value) *value {
 	y := g.out(engine.ReLU(x.t))
+	yt, xs, ys := y.t, x.s, y.s
 	g.push(func() {
-		if y.g != nil {
-			g.acc(x, engine.ReLUBackward(y.t, y.g))
-			y.g = nil
+		if dy := ys.take(); dy != nil {
+			xs.acc(engine.ReLUBackward(yt, dy))
 		}
 	})
 	return y
@@ -74,13 +94,13 @@ func (g *graph) relu(x *value) *value {
 
 func (g *graph) add(a, b *value) *value {
 	y := g.out(engine.Add(a.t, b.t))
+	as, bs, ys := a.s, b.s, y.s
 	g.push(func() {
-		if y.g != nil {
-			if b.need {
-				g.acc(b, y.g.Clone())
+		if dy := ys.take(); dy != nil {
+			if bs.need {
+				bs.acc(dy.Clone())
 			}
-			g.acc(a, y.g)
-			y.g = nil
+			as.acc(dy)
 		}
 	})
 	return y
@@ -89,11 +109,10 @@ func (g *graph) add(a, b *value) *value {
 func (g *graph) maxPool(x *value, k, stride, pad int) *value {
 	t, idx := engine.MaxPool2D(x.t, k, stride, pad)
 	y := g.out(t)
-	n, c, h, w := x.t.N, x.t.C, x.t.H, x.t.W
+	xs, ys := x.s, y.s
 	g.push(func() {
-		if y.g != nil {
-			g.acc(x, engine.MaxPool2DBackward(idx, y.g, n, c, h, w))
-			y.g = nil
+		if dy := ys.take(); dy != nil {
+			xs.acc(engine.MaxPool2DBackward(idx, dy, xs.n, xs.c, xs.h, xs.w))
 		}
 	})
 	return y
@@ -105,11 +124,10 @@ func (g *graph) upsample(x *value, h, w int, alignCorners bool) *value {
 		return x
 	}
 	y := g.out(engine.ResizeBilinear(x.t, h, w, alignCorners))
-	ih, iw := x.t.H, x.t.W
+	xs, ys := x.s, y.s
 	g.push(func() {
-		if y.g != nil {
-			g.acc(x, engine.ResizeBilinearBackward(y.g, ih, iw, alignCorners))
-			y.g = nil
+		if dy := ys.take(); dy != nil {
+			xs.acc(engine.ResizeBilinearBackward(dy, xs.h, xs.w, alignCorners))
 		}
 	})
 	return y
@@ -121,10 +139,10 @@ func (g *graph) drop(x *value) *value {
 	}
 	t, mask := engine.Dropout(x.t, g.dropout, g.rng)
 	y := g.out(t)
+	xs, ys := x.s, y.s
 	g.push(func() {
-		if y.g != nil {
-			g.acc(x, engine.DropoutBackward(mask, y.g))
-			y.g = nil
+		if dy := ys.take(); dy != nil {
+			xs.acc(engine.DropoutBackward(mask, dy))
 		}
 	})
 	return y
@@ -152,18 +170,19 @@ func (g *graph) conv(c *conv, x *value) *value {
 		bias = c.b.Data
 	}
 	y := g.out(engine.Conv2D(x.t, c.w.Data, c.cout, bias, c.spec))
+	xt, xs, ys := x.t, x.s, y.s
 	g.push(func() {
-		if y.g == nil {
+		dy := ys.take()
+		if dy == nil {
 			return
 		}
-		dx := gradBuffer(x)
 		var db []float32
 		if c.b != nil {
 			db = c.b.Grad
 		}
-		engine.Conv2DBackward(x.t, c.w.Data, c.cout, c.spec, y.g, dx, c.w.Grad, db)
-		g.acc(x, dx)
-		y.g = nil
+		dx := xs.buffer()
+		engine.Conv2DBackward(xt, c.w.Data, c.cout, c.spec, dy, dx, c.w.Grad, db)
+		xs.acc(dx)
 	})
 	return y
 }
@@ -214,31 +233,30 @@ func newBN(ps *params, name string, c, m int, exchange bool) *bn {
 // exchanging batch norm with several modalities, the channel exchange on its output.
 func (g *graph) batchNorm(b *bn, x *value, threshold float32) *value {
 	var y *value
+	xs := x.s
 	if g.bnTrain {
 		t, cache := engine.BatchNormTrain(x.t, b.m, b.gamma, b.beta, b.mean, b.vari, bnMomentum, bnEps)
 		for _, c := range b.counters {
 			c.Value++
 		}
 		y = g.out(t)
+		ys := y.s
 		g.push(func() {
-			if y.g == nil {
-				return
+			if dy := ys.take(); dy != nil {
+				dx := xs.buffer()
+				engine.BatchNormTrainBackward(cache, dy, dx, b.dgamma, b.dbeta)
+				xs.acc(dx)
 			}
-			dx := gradBuffer(x)
-			engine.BatchNormTrainBackward(cache, y.g, dx, b.dgamma, b.dbeta)
-			g.acc(x, dx)
-			y.g = nil
 		})
 	} else {
 		y = g.out(engine.BatchNormEval(x.t, b.m, b.gamma, b.beta, b.mean, b.vari, bnEps))
+		xt, ys := x.t, y.s
 		g.push(func() {
-			if y.g == nil {
-				return
+			if dy := ys.take(); dy != nil {
+				dx := xs.buffer()
+				engine.BatchNormEvalBackward(xt, dy, b.m, b.gamma, b.mean, b.vari, bnEps, dx, b.dgamma, b.dbeta)
+				xs.acc(dx)
 			}
-			dx := gradBuffer(x)
-			engine.BatchNormEvalBackward(x.t, y.g, b.m, b.gamma, b.mean, b.vari, bnEps, dx, b.dgamma, b.dbeta)
-			g.acc(x, dx)
-			y.g = nil
 		})
 	}
 	if !b.exchange || b.m < 2 {
@@ -246,10 +264,10 @@ func (g *graph) batchNorm(b *bn, x *value, threshold float32) *value {
 	}
 	keep := engine.ExchangeMask(b.gamma, threshold)
 	z := g.out(engine.Exchange(y.t, b.m, keep))
+	ys, zs := y.s, z.s
 	g.push(func() {
-		if z.g != nil {
-			g.acc(y, engine.ExchangeBackward(z.g, b.m, keep))
-			z.g = nil
+		if dz := zs.take(); dz != nil {
+			ys.acc(engine.ExchangeBackward(dz, b.m, keep))
 		}
 	})
 	return z

@@ -257,7 +257,7 @@ func (m *Model) output(logits *engine.Tensor) *Output {
 // [M·N, K, H/4, W/4].
 func (m *Model) forward(g *graph, inputs []*engine.Tensor) *value {
 	th := m.cfg.Threshold
-	x := &value{t: engine.Concat(inputs)}
+	x := newValue(engine.Concat(inputs), false)
 	x = g.conv(m.conv1, x)
 	x = g.batchNorm(m.bn1, x, th)
 	x = g.relu(x)
@@ -420,7 +420,7 @@ func (m *Model) Backward(inputs []*engine.Tensor, labels []uint8, h, w int, opt 
 	}
 	loss.Total += float64(coef) * loss.L1
 
-	up.g = dUp
+	up.s.g = dUp
 	g.backward()
 	return loss, out, nil
 }
