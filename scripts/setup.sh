@@ -25,7 +25,7 @@ fi
 
 # ---- Debian packages ---------------------------------------------------------------------------------------
 apt_pkgs=(
-  build-essential pkg-config git ca-certificates
+  build-essential pkg-config git ca-certificates openssl
   libopencv-dev libopenblas-dev
   python3-rosmaster python3-roslaunch python3-rostopic python3-rosnode python3-rosparam
   python3-rosbag python3-roslz4 python3-sensor-msgs python3-std-msgs
