@@ -1,0 +1,371 @@
+package rosbag
+
+import (
+	"bytes"
+	"compress/bzip2"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"io"
+)
+
+// Filter selects messages. The zero Filter selects every message.
+type Filter struct {
+	Topics []string // only messages on these topics; empty means every topic
+	Start  Time     // only messages received at or after Start
+	End    Time     // only messages received at or before End; zero means no limit
+}
+
+// Message is one message of a bag.
+type Message struct {
+	Conn *Connection
+	Time Time // when the recorder received it
+	// Data is the serialized message (ROS wire format, without a length prefix). It is valid until the
+	// next call to Next; copy it to keep it.
+	Data []byte
+}
+
+// Iterator streams the messages of a bag in file order: chunk by chunk, and within a chunk in the order
+// they were written. For a bag made by rosbag record that is the order of reception. Only one chunk is
+// held decompressed at a time, in buffers reused from chunk to chunk.
+//
+//	it := r.Messages(rosbag.Filter{Topics: []string{"/camera/rgb/image_raw"}})
+//	for it.Next() {
+//		m := it.Message()
+//		...
+//	}
+//	if err := it.Err(); err != nil { ... }
+type Iterator struct {
+	r      *Reader
+	f      Filter
+	want   map[uint32]bool // nil: every connection
+	chunks []chunk
+	next   int // next chunk to load
+
+	data    []byte // the current chunk's uncompressed records
+	pos     int    // next record in data
+	cur     *chunk
+	pending error // damage at the end of data, reported once its records are delivered
+
+	msg Message
+	err error
+
+	raw []byte // compressed bytes read from the file (ReadAt sources only)
+	buf []byte // decompressed chunk
+	bzs bytes.Reader
+}
+
+// Messages returns an iterator over the messages f selects. Chunks whose index shows none of the wanted
+// connections, or no time inside [f.Start, f.End], are skipped without being read.
+func (r *Reader) Messages(f Filter) *Iterator {
+	it := &Iterator{r: r, f: f, chunks: r.chunks}
+	if len(f.Topics) > 0 {
+		topics := map[string]bool{}
+		for _, t := range f.Topics {
+			topics[t] = true
+		}
+		it.want = map[uint32]bool{}
+		for id, c := range r.conns {
+			if topics[c.Topic] {
+				it.want[id] = true
+			}
+		}
+	}
+	return it
+}
+
+// Next advances to the next message and reports whether there is one. After false, Err says whether the
+// end of the bag or damage stopped it.
+func (it *Iterator) Next() bool {
+	if it.err != nil {
+		return false
+	}
+	if it.r.closed {
+		it.err = errors.New("rosbag: Next on a closed Reader")
+		return false
+	}
+	for {
+		if it.pos < len(it.data) {
+			if it.nextInChunk() {
+				return true
+			}
+			if it.err != nil {
+				return false
+			}
+			continue
+		}
+		if it.pending != nil {
+			it.err = it.pending
+			return false
+		}
+		if !it.load() {
+			return false
+		}
+	}
+}
+
+// Message is the current message. Its Data is valid until the next call to Next.
+func (it *Iterator) Message() Message { return it.msg }
+
+// Err is the error that stopped the iterator, or nil at the end of the bag. It is an *Error naming the
+// file and the offset of the damaged record.
+func (it *Iterator) Err() error { return it.err }
+
+// load makes the next wanted chunk current; false at the end.
+func (it *Iterator) load() bool {
+	if it.cur != nil {
+		it.r.src.release(it.cur.pos, it.cur.dataOff+it.cur.dataLen-it.cur.pos)
+		it.cur = nil
+	}
+	for it.next < len(it.chunks) {
+		c := &it.chunks[it.next]
+		it.next++
+		if !it.wanted(c) {
+			continue
+		}
+		it.cur = c
+		it.data, it.pending = it.decompress(c)
+		it.pos = 0
+		return true
+	}
+	it.data, it.pos = nil, 0
+	if it.r.tail != nil {
+		it.err = it.r.tail
+	}
+	return false
+}
+
+// wanted reports whether chunk c may hold a selected message.
+func (it *Iterator) wanted(c *chunk) bool {
+	if c.counts == nil || c.cut != nil || c.open {
+		return true
+	}
+	if c.timed {
+		if c.end.UnixNano() < it.f.Start.UnixNano() {
+			return false
+		}
+		if !it.f.End.IsZero() && c.start.UnixNano() > it.f.End.UnixNano() {
+			return false
+		}
+	}
+	if it.want == nil {
+		return true
+	}
+	for _, cc := range c.counts {
+		if cc.count > 0 && it.want[cc.conn] {
+			return true
+		}
+	}
+	return false
+}
+
+// nextInChunk reads records of the current chunk until a selected message; false at the end of the
+// chunk's data or on damage (then it.err is set).
+func (it *Iterator) nextInChunk() bool {
+	var h header
+	for it.pos < len(it.data) {
+		off := it.pos
+		body, next, err := nextRecord(it.data, off, &h)
+		if err != nil {
+			it.err = it.chunkErr(off, err)
+			return false
+		}
+		it.pos = next
+		switch h.op {
+		case opMsgData:
+			if err := h.need("message data", hasConn|hasTime); err != nil {
+				it.err = it.chunkErr(off, err)
+				return false
+			}
+			if it.want != nil && !it.want[h.conn] {
+				continue
+			}
+			t := h.time.UnixNano()
+			if t < it.f.Start.UnixNano() || (!it.f.End.IsZero() && t > it.f.End.UnixNano()) {
+				continue
+			}
+			c := it.r.conns[h.conn]
+			if c == nil {
+				it.err = it.chunkErr(off, fmt.Errorf("message data record of connection %d, which no connection record defines", h.conn))
+				return false
+			}
+			it.msg = Message{Conn: c, Time: h.time, Data: body}
+			return true
+		case opConnection:
+			// Already known: Open read the index or scanned this chunk.
+		default:
+			it.err = it.chunkErr(off, fmt.Errorf("%s record inside a chunk", opName(h.op)))
+			return false
+		}
+	}
+	return false
+}
+
+// chunkErr places err, met at byte off of the current chunk's data, in the file.
+func (it *Iterator) chunkErr(off int, err error) error {
+	return it.r.recordErr(it.cur, off, err, it.pending)
+}
+
+// recordErr places err, met at byte off of chunk c's uncompressed data, in the file. pending is the
+// damage that ended that data early, if any: a record cut short by it is its consequence.
+func (r *Reader) recordErr(c *chunk, off int, err, pending error) error {
+	if errors.Is(err, errRecordCut) {
+		if pending != nil {
+			return pending
+		}
+		if c.open {
+			err = fmt.Errorf("%v; the chunk was never closed (its recorder stopped): %w", err, io.ErrUnexpectedEOF)
+		}
+	}
+	return r.errAt(c.pos, fmt.Errorf("record at byte %d of the chunk's uncompressed data: %w", off, err))
+}
+
+var errRecordCut = errors.New("record runs past the end of the chunk's data")
+
+// nextRecord parses the record at data[off:] into h and returns its data and the offset after it.
+func nextRecord(data []byte, off int, h *header) (body []byte, next int, err error) {
+	rest := len(data) - off
+	if rest < 4 {
+		return nil, 0, fmt.Errorf("%d bytes left, want a record: %w", rest, errRecordCut)
+	}
+	hl := int(binary.LittleEndian.Uint32(data[off:]))
+	if hl > rest-8 || hl < 0 {
+		return nil, 0, fmt.Errorf("header length %d: %w", hl, errRecordCut)
+	}
+	if err := parseHeader(data[off+4:off+4+hl], h); err != nil {
+		return nil, 0, err
+	}
+	p := off + 4 + hl
+	dl := int(binary.LittleEndian.Uint32(data[p:]))
+	p += 4
+	if dl > len(data)-p || dl < 0 {
+		return nil, 0, fmt.Errorf("%s record: data length %d: %w", opName(h.op), dl, errRecordCut)
+	}
+	return data[p : p+dl : p+dl], p + dl, nil
+}
+
+// walkRecords calls fn for each record in a chunk's uncompressed data. It stops at the first error and
+// returns it with the offset of the record at fault.
+func walkRecords(data []byte, fn func(h *header, body []byte) error) (int, error) {
+	var h header
+	for off := 0; off < len(data); {
+		body, next, err := nextRecord(data, off, &h)
+		if err == nil {
+			err = fn(&h, body)
+		}
+		if err != nil {
+			return off, err
+		}
+		off = next
+	}
+	return 0, nil
+}
+
+// decompress returns chunk c's uncompressed records and the damage met on the way: the records are the
+// part that decoded before it, so that they can be delivered first.
+func (it *Iterator) decompress(c *chunk) ([]byte, error) {
+	r := it.r
+	raw, err := r.src.at(c.dataOff, c.dataLen, &it.raw)
+	if err != nil {
+		// The chunk list is clipped to the file, so this is an I/O error.
+		return nil, r.errAt(c.pos, fmt.Errorf("chunk data: %w", err))
+	}
+	if c.size > r.maxChunk {
+		return nil, r.errAt(c.pos, fmt.Errorf("chunk size %d is beyond the limit of %d bytes", c.size, r.maxChunk))
+	}
+	limit := c.size
+	if c.open {
+		limit = r.maxChunk
+	}
+	var data []byte
+	switch c.comp {
+	case compNone:
+		if !c.open && c.cut == nil && c.size != c.dataLen {
+			return nil, r.errAt(c.pos, fmt.Errorf("uncompressed chunk: size field says %d bytes, data length is %d", c.size, c.dataLen))
+		}
+		if int64(len(raw)) > limit {
+			raw = raw[:limit]
+		}
+		data = raw
+	case compLZ4:
+		data, err = lz4Decode(it.buf[:0], raw, limit)
+		it.buf = data[:0]
+		if err == nil && !c.open && int64(len(data)) != c.size {
+			err = fmt.Errorf("decompressed data ends after %d bytes, the chunk's size field says %d", len(data), c.size)
+		}
+	case compBZ2:
+		it.bzs.Reset(raw)
+		data, err = readChunk(bzip2.NewReader(&it.bzs), it.buf, limit, !c.open, int64(len(raw)))
+		it.buf = data[:0]
+	default:
+		return nil, r.errAt(c.pos, fmt.Errorf("unknown chunk compression %q", c.compStr))
+	}
+	if c.cut != nil {
+		return data, c.cut
+	}
+	if err != nil {
+		if c.open {
+			return data, r.errAt(c.pos, fmt.Errorf("%s data of a chunk that was never closed (its recorder stopped): %w", c.compStr, err))
+		}
+		return data, r.errAt(c.pos, fmt.Errorf("%s chunk data: %w", c.compStr, err))
+	}
+	return data, nil
+}
+
+// readChunk decompresses up to limit bytes from zr into buf. With exact, the stream must hold exactly
+// limit bytes. The buffer grows with the data actually produced, never straight to a size field's claim:
+// a corrupt size costs an error, not an allocation.
+func readChunk(zr io.Reader, buf []byte, limit int64, exact bool, compressed int64) ([]byte, error) {
+	out := buf[:0]
+	for int64(len(out)) < limit {
+		if len(out) == cap(out) {
+			n := int64(2*cap(out)) + 4*compressed + 64<<10
+			if n > limit {
+				n = limit
+			}
+			grown := make([]byte, len(out), n)
+			copy(grown, out)
+			out = grown
+		}
+		end := int64(cap(out))
+		if end > limit {
+			end = limit
+		}
+		n, err := zr.Read(out[len(out):end])
+		out = out[:len(out)+n]
+		if err == io.EOF {
+			if exact {
+				return out, fmt.Errorf("decompressed data ends after %d bytes, the chunk's size field says %d", len(out), limit)
+			}
+			return out, nil
+		}
+		if err != nil {
+			return out, decodeErr(err)
+		}
+	}
+	// The stream must end here; reading on also checks a trailing checksum.
+	var one [1]byte
+	for {
+		n, err := zr.Read(one[:])
+		if n > 0 {
+			if exact {
+				return out, fmt.Errorf("decompressed data is longer than the chunk's size field, %d bytes", limit)
+			}
+			return out, fmt.Errorf("chunk decompresses to more than the limit of %d bytes", limit)
+		}
+		if err == io.EOF {
+			return out, nil
+		}
+		if err != nil {
+			return out, decodeErr(err)
+		}
+	}
+}
+
+// decodeErr keeps a truncated stream recognisable as io.ErrUnexpectedEOF.
+func decodeErr(err error) error {
+	if errors.Is(err, io.ErrUnexpectedEOF) {
+		return err
+	}
+	return fmt.Errorf("bad compressed data: %w", err)
+}

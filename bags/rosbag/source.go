@@ -1,0 +1,51 @@
+package rosbag
+
+import (
+	"fmt"
+	"io"
+)
+
+// source is the bag's bytes: a read-only mapping of the file where the platform allows it (views cost
+// no copy), or an io.ReaderAt read into caller-owned buffers.
+type source struct {
+	name string
+	ra   io.ReaderAt
+	size int64
+	mm   []byte
+}
+
+// at returns the n bytes at off, as a view of the mapping or read into *buf (grown when too small). When
+// the file ends before off+n it returns the bytes there are and an error wrapping io.ErrUnexpectedEOF, so a
+// caller never allocates more than the file holds.
+func (s *source) at(off, n int64, buf *[]byte) ([]byte, error) {
+	var short error
+	if off < 0 || off > s.size {
+		return nil, fmt.Errorf("offset %d is beyond the end of the file (%d bytes): %w", off, s.size, io.ErrUnexpectedEOF)
+	}
+	if left := s.size - off; n > left {
+		n, short = left, fmt.Errorf("%w: the file ends %d bytes into it", io.ErrUnexpectedEOF, left)
+	}
+	if s.mm != nil {
+		return s.mm[off : off+n : off+n], short
+	}
+	if int64(cap(*buf)) < n {
+		*buf = make([]byte, n)
+	}
+	b := (*buf)[:n]
+	m, err := s.ra.ReadAt(b, off)
+	if m < len(b) {
+		if err == nil || err == io.EOF {
+			err = io.ErrUnexpectedEOF
+		}
+		return b[:m], fmt.Errorf("reading %d bytes: %w", n, err)
+	}
+	return b, short
+}
+
+// release tells the system that the pages of [off, off+n) will not be needed again soon, so that a full
+// read of a large mapped bag does not keep the whole file resident. Views of the range stay valid.
+func (s *source) release(off, n int64) {
+	if s.mm != nil {
+		dropPages(s.mm, off, n)
+	}
+}
