@@ -74,7 +74,10 @@ func frameScene(seed uint64, index int) *scene {
 // referenceCamera is the camera at 640×480.
 func referenceCamera() calibration.Pinhole {
 	k := [9]float64{refFocal, 0, (refWidth - 1) / 2.0, 0, refFocal, (refHeight - 1) / 2.0, 0, 0, 1}
+	// plumb_bob with zero coefficients, as ROS drivers publish an
+	// undistorted camera.
 	return calibration.Pinhole{Name: "synth_rgbd", Width: refWidth, Height: refHeight, K: k,
+		Model: calibration.PlumbBob, D: make([]float64, 5),
 		R: [9]float64{1, 0, 0, 0, 1, 0, 0, 0, 1},
 		P: [12]float64{k[0], 0, k[2], 0, 0, k[4], k[5], 0, 0, 0, 1, 0}}
 }

@@ -240,7 +240,8 @@ func TestWrittenDatasetLoadsBack(t *testing.T) {
 			t.Fatal(err)
 		}
 		want := Camera(h, w)
-		if cam.Width != w || cam.Height != h || cam.K != want.K || cam.P != want.P {
+		if cam.Width != w || cam.Height != h || cam.K != want.K || cam.P != want.P || cam.Model != calibration.PlumbBob ||
+			!reflect.DeepEqual(cam.D, []float64{0, 0, 0, 0, 0}) {
 			t.Errorf("camera file gives %+v, want %+v", cam, want)
 		}
 	})
