@@ -11,6 +11,7 @@ import (
 	"path/filepath"
 	"slices"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -26,6 +27,31 @@ import (
 // not be it).
 const debianPython = "/usr/bin/python3"
 
+// sharedDir is a folder for files that several tests share (written once per test binary); TestMain
+// removes it.
+func sharedDir(t testing.TB) string {
+	t.Helper()
+	sharedOnce.Do(func() { shared, sharedErr = os.MkdirTemp("", "rosbag-test-") })
+	if sharedErr != nil {
+		t.Fatal(sharedErr)
+	}
+	return shared
+}
+
+var (
+	sharedOnce sync.Once
+	shared     string
+	sharedErr  error
+)
+
+func TestMain(m *testing.M) {
+	code := m.Run()
+	if shared != "" {
+		os.RemoveAll(shared)
+	}
+	os.Exit(code)
+}
+
 // tool returns the path of a ROS tool the tests run, failing the test with what to install if it is
 // missing: these tests check against the real ROS tools, never stand-ins.
 func tool(t testing.TB, name string) string {
@@ -40,13 +66,41 @@ func tool(t testing.TB, name string) string {
 // run runs a command and returns its standard output, failing the test with its output on error.
 func run(t testing.TB, name string, args ...string) []byte {
 	t.Helper()
+	out, err := runErr(name, args...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return out
+}
+
+// runErr is run for goroutines other than the test's: it returns the failure instead.
+func runErr(name string, args ...string) ([]byte, error) {
 	cmd := exec.Command(name, args...)
 	var stdout, stderr bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &stdout, &stderr
 	if err := cmd.Run(); err != nil {
-		t.Fatalf("%s %s: %v\n%s%s", name, strings.Join(args, " "), err, stdout.Bytes(), stderr.Bytes())
+		return nil, fmt.Errorf("%s %s: %v\n%s%s", name, strings.Join(args, " "), err, stdout.Bytes(), stderr.Bytes())
 	}
-	return stdout.Bytes()
+	return stdout.Bytes(), nil
+}
+
+// runAll runs commands at once and returns their outputs, failing the test if any fails.
+func runAll(t testing.TB, cmds ...[]string) [][]byte {
+	t.Helper()
+	outs := make([][]byte, len(cmds))
+	errs := make([]error, len(cmds))
+	var wg sync.WaitGroup
+	for i, c := range cmds {
+		wg.Add(1)
+		go func() { defer wg.Done(); outs[i], errs[i] = runErr(c[0], c[1:]...) }()
+	}
+	wg.Wait()
+	for _, err := range errs {
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	return outs
 }
 
 // pyBag runs testdata/pybag.py with Debian's Python.

@@ -261,8 +261,9 @@ func walkRecords(data []byte, fn func(h *header, body []byte) error) (int, error
 	return 0, nil
 }
 
-// decompress returns chunk c's uncompressed records and the damage met on the way: the records are the
-// part that decoded before it, so that they can be delivered first.
+// decompress returns chunk c's uncompressed records and the damage met on the way. When the data is cut
+// short (by the end of the file, or because its recorder never closed the chunk) the records are the part
+// that decoded before the cut, so that they can be delivered first; bad compressed data gives none.
 func (it *Iterator) decompress(c *chunk) ([]byte, error) {
 	r := it.r
 	raw, err := r.src.at(c.dataOff, c.dataLen, &it.raw)
@@ -302,6 +303,10 @@ func (it *Iterator) decompress(c *chunk) ([]byte, error) {
 	}
 	if c.cut != nil {
 		return data, c.cut
+	}
+	if err != nil && !errors.Is(err, io.ErrUnexpectedEOF) {
+		// Bad compressed data: what decoded before the fault is not to be trusted either.
+		data = nil
 	}
 	if err != nil {
 		if c.open {

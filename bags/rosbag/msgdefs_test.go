@@ -44,6 +44,7 @@ func TestMsgTypesMatchGoroslibTypeNamesAndMD5Sums(t *testing.T) {
 }
 
 func TestMsgDefsAreWhatTheGeneratorWritesFromROS(t *testing.T) {
+	t.Parallel()
 	tool(t, debianPython)
 	got := run(t, debianPython, filepath.Join(".", "gen_msgdefs.py"))
 	if want := readFile(t, "msgdefs.go"); !bytes.Equal(got, want) {

@@ -200,7 +200,7 @@ func newReader(src source, maxChunk int64) (*Reader, error) {
 		r.chunks = nil
 		r.tail = nil
 	}
-	r.scan(first)
+	r.scan(first, int64(rec.h.indexPos))
 	r.finishInfo(r.chunks)
 	return r, nil
 }
@@ -260,7 +260,7 @@ func (r *Reader) readIndex(first int64, bh header) ([]chunk, error) {
 		}
 		switch rec.h.op {
 		case opConnection:
-			c, err := r.readConnection(&rec, &buf)
+			c, err := r.readConnection(&rec)
 			if err != nil {
 				return nil, r.errAt(off, err)
 			}
@@ -320,11 +320,13 @@ func (r *Reader) readIndex(first int64, bh header) ([]chunk, error) {
 	return infos, nil
 }
 
-func (r *Reader) readConnection(rec *record, buf *[]byte) (*Connection, error) {
+func (r *Reader) readConnection(rec *record) (*Connection, error) {
 	if rec.dataLen > maxConnDataLen {
 		return nil, fmt.Errorf("connection record: data length %d is implausible (more than %d)", rec.dataLen, maxConnDataLen)
 	}
-	data, err := r.src.at(rec.dataOff, rec.dataLen, buf)
+	// Not into buf: rec.h's topic is a view of it.
+	var own []byte
+	data, err := r.src.at(rec.dataOff, rec.dataLen, &own)
 	if err != nil {
 		return nil, fmt.Errorf("connection record: %w", err)
 	}
@@ -363,71 +365,93 @@ func (r *Reader) readChunkInfo(rec *record, buf *[]byte) (chunk, error) {
 // scan builds the chunk list of an unindexed bag from its records: chunk headers, the index data records
 // after each chunk (message counts and times without decompressing), and connection records. Chunks that
 // no index data describes, or that define connections met nowhere else, are decompressed once here. The
-// first damage ends the list and is kept in r.tail.
-func (r *Reader) scan(first int64) {
+// first damage ends the list and is kept in r.tail. indexPos is the bag header's index_pos: once the scan
+// reaches it, the rest is the (unusable) index, and damage there does not stop reading.
+func (r *Reader) scan(first, indexPos int64) {
 	var buf []byte
-	fail := func(off int64, err error) { r.tail = r.errAt(off, err) }
-	for off := first; off < r.src.size; {
-		rec, err := r.readRecord(off, &buf)
-		if err != nil {
-			if rec.h.op == opChunk && rec.dataLen > 0 && errors.Is(err, io.ErrUnexpectedEOF) && rec.dataOff <= r.src.size {
-				// A chunk cut by the end of the file: read what there is, then report the cut.
-				if err := rec.h.need("chunk", hasCompression|hasSize); err != nil {
-					fail(off, err)
-					break
-				}
-				r.chunks = append(r.chunks, chunk{pos: off, dataOff: rec.dataOff, dataLen: r.src.size - rec.dataOff,
-					size: int64(rec.h.size), comp: parseCompression(rec.h.compression), compStr: string(rec.h.compression),
-					cut: r.errAt(off, err)})
-				break
-			}
-			fail(off, err)
-			break
+	inIndex := false
+	fail := func(off int64, err error) {
+		if !inIndex {
+			r.tail = r.errAt(off, err)
 		}
-		switch rec.h.op {
-		case opChunk:
+	}
+	off := first
+	for ; off < r.src.size; off = r.next(off, &buf, fail) {
+		if indexPos != 0 && off == indexPos {
+			inIndex = true
+		}
+	}
+	if r.tail == nil && indexPos > r.src.size && off == r.src.size {
+		r.tail = r.errAt(r.src.size, fmt.Errorf("the file ends before the index the bag header places at byte %d: %w", indexPos, io.ErrUnexpectedEOF))
+	}
+	r.scanChunks()
+}
+
+// next reads the record at off for the scan and returns the offset of the next one, or the end of the
+// file when the scan must stop (after calling fail, on damage).
+func (r *Reader) next(off int64, buf *[]byte, fail func(int64, error)) int64 {
+	end := r.src.size
+	rec, err := r.readRecord(off, buf)
+	if err != nil {
+		if rec.h.op == opChunk && rec.dataLen > 0 && errors.Is(err, io.ErrUnexpectedEOF) && rec.dataOff <= r.src.size {
+			// A chunk cut by the end of the file: read what there is, then report the cut.
 			if err := rec.h.need("chunk", hasCompression|hasSize); err != nil {
 				fail(off, err)
-				return
+				return end
 			}
-			c := chunk{pos: off, dataOff: rec.dataOff, dataLen: rec.dataLen, size: int64(rec.h.size),
-				comp: parseCompression(rec.h.compression), compStr: string(rec.h.compression)}
-			if rec.dataLen == 0 && rec.h.size == 0 {
-				// rosbag record writes a chunk's header with zero sizes and fixes it when it closes the chunk.
-				c.open, c.size, c.dataLen = true, -1, r.src.size-rec.dataOff
-				r.chunks = append(r.chunks, c)
-				off = r.src.size
-				continue
-			}
-			r.chunks = append(r.chunks, c)
-		case opIndexData:
-			if len(r.chunks) == 0 {
-				fail(off, errors.New("index data record before any chunk"))
-				return
-			}
-			if err := r.addIndexData(&r.chunks[len(r.chunks)-1], &rec, &buf); err != nil {
-				fail(off, err)
-				return
-			}
-		case opConnection:
-			c, err := r.readConnection(&rec, &buf)
-			if err != nil {
-				fail(off, err)
-				return
-			}
-			r.conns[c.ID] = c
-		case opChunkInfo:
-			// The index section of a bag whose index_pos is unusable: the scan has what it needs already.
-		case opBagHeader:
-			fail(off, errors.New("a second bag header"))
-			return
-		case opMsgData:
-			fail(off, errors.New("message data record outside a chunk"))
-			return
+			r.chunks = append(r.chunks, chunk{pos: off, dataOff: rec.dataOff, dataLen: r.src.size - rec.dataOff,
+				size: int64(rec.h.size), comp: parseCompression(rec.h.compression), compStr: string(rec.h.compression),
+				cut: r.errAt(off, err)})
+			return end
 		}
-		off = rec.end
+		fail(off, err)
+		return end
 	}
-	// Chunks the index data records do not fully describe are read now.
+	switch rec.h.op {
+	case opChunk:
+		if err := rec.h.need("chunk", hasCompression|hasSize); err != nil {
+			fail(off, err)
+			return end
+		}
+		c := chunk{pos: off, dataOff: rec.dataOff, dataLen: rec.dataLen, size: int64(rec.h.size),
+			comp: parseCompression(rec.h.compression), compStr: string(rec.h.compression)}
+		if rec.dataLen == 0 && rec.h.size == 0 {
+			// rosbag record writes a chunk's header with zero sizes and fixes it when it closes the chunk.
+			c.open, c.size, c.dataLen = true, -1, r.src.size-rec.dataOff
+			r.chunks = append(r.chunks, c)
+			return end
+		}
+		r.chunks = append(r.chunks, c)
+	case opIndexData:
+		if len(r.chunks) == 0 {
+			fail(off, errors.New("index data record before any chunk"))
+			return end
+		}
+		if err := r.addIndexData(&r.chunks[len(r.chunks)-1], &rec, buf); err != nil {
+			fail(off, err)
+			return end
+		}
+	case opConnection:
+		c, err := r.readConnection(&rec)
+		if err != nil {
+			fail(off, err)
+			return end
+		}
+		r.conns[c.ID] = c
+	case opChunkInfo:
+		// The index section of a bag whose index_pos is unusable: the scan has what it needs already.
+	case opBagHeader:
+		fail(off, errors.New("a second bag header"))
+		return end
+	case opMsgData:
+		fail(off, errors.New("message data record outside a chunk"))
+		return end
+	}
+	return rec.end
+}
+
+// scanChunks reads the chunks that the index data records do not fully describe.
+func (r *Reader) scanChunks() {
 	for i := range r.chunks {
 		c := &r.chunks[i]
 		known := c.counts != nil && c.cut == nil && !c.open

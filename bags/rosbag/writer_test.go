@@ -9,13 +9,13 @@ import (
 	"regexp"
 	"slices"
 	"strings"
-	"sync"
 	"testing"
 
 	"gopkg.in/yaml.v3"
 )
 
 func TestOurBagsPassRosbagInfoAndCheckAndPythonReadsThem(t *testing.T) {
+	t.Parallel()
 	for _, comp := range []string{"none", "lz4"} {
 		t.Run(comp, func(t *testing.T) {
 			t.Parallel()
@@ -28,18 +28,10 @@ func TestOurBagsPassRosbagInfoAndCheckAndPythonReadsThem(t *testing.T) {
 				t.Fatalf("%d chunks, want several (the test needs a multi-chunk bag)", chunks)
 			}
 
-			var wg sync.WaitGroup
-			var info, infoYAML, check []byte
-			var py map[string][]msgSummary
-			wg.Add(4)
-			go func() { defer wg.Done(); info = run(t, tool(t, "rosbag"), "info", path) }()
-			go func() { defer wg.Done(); infoYAML = run(t, tool(t, "rosbag"), "info", "-y", path) }()
-			go func() { defer wg.Done(); check = run(t, tool(t, "rosbag"), "check", path) }()
-			go func() { defer wg.Done(); py = pythonRead(t, path) }()
-			wg.Wait()
-			if t.Failed() {
-				return
-			}
+			rosbag := tool(t, "rosbag")
+			outs := runAll(t, []string{rosbag, "info", path}, []string{rosbag, "info", "-y", path}, []string{rosbag, "check", path})
+			info, infoYAML, check := outs[0], outs[1], outs[2]
+			py := pythonRead(t, path)
 
 			if !strings.Contains(string(check), "Bag file does not need any migrations.") {
 				t.Errorf("rosbag check:\n%s", check)
