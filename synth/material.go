@@ -50,7 +50,7 @@ type material struct {
 	period     float64 // pattern period or feature size, metres
 	amp        float64 // strength of the noise
 	frame      float64 // border, frame or inset width, metres
-	flag       bool    // wood (door, cabinet, floor planks along t), mullion (window)
+	flag       bool    // wood (door, cabinet), planks along t (floor), mullion (window)
 	alt        bool    // door handle on the right
 	variant    uint8   // carpet: plain, stripes, border; door: panel rows; cabinet: drawer
 	seed       uint64

@@ -119,8 +119,6 @@ func render(s *scene, height, width int, keep **truth) *Frame {
 	voidBorder(f)
 	if keep != nil {
 		*keep = tr
-	} else {
-		tr.labels = nil
 	}
 	return f
 }

@@ -40,14 +40,6 @@ func (r *rng) between(a, b int) int { return a + int((r.next()>>32)*uint64(b-a+1
 // chance is true with probability p.
 func (r *rng) chance(p float64) bool { return r.float() < p }
 
-// sign is ±1 with equal probability.
-func (r *rng) sign() float64 {
-	if r.next()&1 == 0 {
-		return -1
-	}
-	return 1
-}
-
 // unit maps 53 bits of h to [0, 1).
 func unit(h uint64) float64 { return float64(h>>11) * (1.0 / (1 << 53)) }
 

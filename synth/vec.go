@@ -54,6 +54,4 @@ func colour(l, hue, sat float64) vec {
 	return vec{math.Min(c.x, 1), math.Min(c.y, 1), math.Min(c.z, 1)}
 }
 
-func clamp01(v float64) float64 { return math.Max(0, math.Min(1, v)) }
-
 func fract(v float64) float64 { return v - math.Floor(v) }
