@@ -52,17 +52,17 @@ func BenchmarkSgemm(b *testing.B) {
 // rates above the GEMM peak.
 func convPaths(s ConvSpec) []struct {
 	name   string
-	policy int
+	policy int32
 } {
 	if !isWinogradSpec(s.norm()) {
 		return []struct {
 			name   string
-			policy int
+			policy int32
 		}{{"", wgAuto}}
 	}
 	return []struct {
 		name   string
-		policy int
+		policy int32
 	}{{"/im2col", wgNever}, {"/winograd", wgAlways}}
 }
 
@@ -70,8 +70,8 @@ func BenchmarkConv2D(b *testing.B) {
 	for _, l := range benchLayers {
 		for _, p := range convPaths(l.s) {
 			b.Run(l.name+p.name, func(b *testing.B) {
-				defer func(old int) { wgPolicy = old }(wgPolicy)
-				wgPolicy = p.policy
+				defer func(old int32) { wgPolicy.Store(old) }(wgPolicy.Load())
+				wgPolicy.Store(p.policy)
 				rng := newRNG(1)
 				x := randTensor(rng, l.n, l.cin, l.h, l.w)
 				w := randSlice(rng, l.cout*l.cin*l.s.KH*l.s.KW, -1, 1)
@@ -92,8 +92,8 @@ func BenchmarkConv2DBackward(b *testing.B) {
 	for _, l := range benchLayers {
 		for _, p := range convPaths(l.s) {
 			b.Run(l.name+p.name, func(b *testing.B) {
-				defer func(old int) { wgPolicy = old }(wgPolicy)
-				wgPolicy = p.policy
+				defer func(old int32) { wgPolicy.Store(old) }(wgPolicy.Load())
+				wgPolicy.Store(p.policy)
 				rng := newRNG(1)
 				x := randTensor(rng, l.n, l.cin, l.h, l.w)
 				w := randSlice(rng, l.cout*l.cin*l.s.KH*l.s.KW, -1, 1)

@@ -5,7 +5,6 @@ package engine
 import "C"
 
 import (
-	"os"
 	"runtime"
 	"sync"
 	"sync/atomic"
@@ -37,7 +36,7 @@ func SetThreads(n int) {
 		n = 1
 	}
 	threads.Store(int32(n))
-	if splitGemm {
+	if !openblasThreads.Load() {
 		// The engine splits each GEMM across its own goroutines and OpenBLAS runs single-threaded in each: no
 		// OpenBLAS worker threads spin (sched_yield) while the engine's non-BLAS kernels need the cores.
 		C.openblas_set_num_threads(1)
@@ -46,19 +45,13 @@ func SetThreads(n int) {
 	}
 }
 
-// nativeThreads runs f with OpenBLAS using its own Threads() threads, whatever splitGemm says: the machine's
+// nativeThreads runs f with OpenBLAS using its own Threads() threads, whatever the GEMM threading option says: the machine's
 // SGEMM peak that benchmarks compare against.
 func nativeThreads(f func()) {
 	C.openblas_set_num_threads(C.int(Threads()))
 	defer SetThreads(Threads())
 	f()
 }
-
-// splitGemm selects the GEMM threading: the engine's goroutines (true, the default) or OpenBLAS's own threads
-// (set CEN_OPENBLAS_THREADS=1). Measured on the refinenet-r50 training step (240×320, batch 2, 2 cores): OpenBLAS
-// threads spend 7.5 s of system time per step spinning in sched_yield between GEMMs; splitting removes that and
-// the step takes 15.4 s instead of 17.1 s.
-var splitGemm = os.Getenv("CEN_OPENBLAS_THREADS") == ""
 
 // Threads returns the parallelism set by [SetThreads]; it defaults to
 // runtime.GOMAXPROCS(0).
@@ -67,7 +60,7 @@ func Threads() int { return int(threads.Load()) }
 // sgemm is row-major C = alpha*op(A)*op(B) + beta*C with C m×n.
 func sgemm(tA, tB bool, m, n, k int, alpha float32, a []float32, lda int, b []float32, ldb int, beta float32, c []float32, ldc int) {
 	t := Threads()
-	if !splitGemm || t <= 1 || 2*m*n*k < 1<<22 {
+	if openblasThreads.Load() || t <= 1 || 2*m*n*k < 1<<22 {
 		sgemm1(tA, tB, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc)
 		return
 	}
@@ -155,13 +148,34 @@ func parallelFor(n, cost int, f func(lo, hi int)) {
 // scratch is a small free list of float32 buffers for im2col columns and
 // GEMM temporaries. Unlike sync.Pool it survives garbage collections, so the
 // large column buffers of the first layers are not reallocated every step.
-var scratch struct {
-	mu   sync.Mutex
-	free [][]float32
+// It keeps at most maxScratchBuffers buffers of at most limit bytes in all.
+var scratch = scratchList{limit: DefaultScratchLimit}
+
+type scratchList struct {
+	mu    sync.Mutex
+	free  [][]float32
+	bytes int64 // capacity held in free, in bytes
+	limit int64
 }
 
-// maxScratchBuffers bounds the memory the free list keeps.
+// maxScratchBuffers bounds the number of buffers the free list keeps.
 const maxScratchBuffers = 8
+
+func setScratchLimit(limit int64) {
+	scratch.mu.Lock()
+	defer scratch.mu.Unlock()
+	scratch.limit = limit
+	for scratch.bytes > scratch.limit && len(scratch.free) > 0 {
+		scratch.dropLargest()
+	}
+}
+
+// ScratchBytes reports the bytes the free list holds now (tests and memory reports).
+func ScratchBytes() int64 {
+	scratch.mu.Lock()
+	defer scratch.mu.Unlock()
+	return scratch.bytes
+}
 
 // getScratch returns a buffer of length n with unspecified contents.
 func getScratch(n int) []float32 {
@@ -174,10 +188,7 @@ func getScratch(n int) []float32 {
 	}
 	if best >= 0 {
 		b := scratch.free[best]
-		last := len(scratch.free) - 1
-		scratch.free[best] = scratch.free[last]
-		scratch.free[last] = nil
-		scratch.free = scratch.free[:last]
+		scratch.remove(best)
 		scratch.mu.Unlock()
 		return b[:n]
 	}
@@ -185,25 +196,50 @@ func getScratch(n int) []float32 {
 	return make([]float32, n)
 }
 
-// putScratch returns b to the free list, dropping the smallest buffer when
-// the list is full.
+// putScratch returns b to the free list. When the list is full, or b would take it past its byte limit, the
+// smallest buffers make room for b if that is enough; otherwise b is dropped.
 func putScratch(b []float32) {
-	if cap(b) == 0 {
+	size := 4 * int64(cap(b))
+	if size == 0 {
 		return
 	}
 	scratch.mu.Lock()
 	defer scratch.mu.Unlock()
-	if len(scratch.free) < maxScratchBuffers {
-		scratch.free = append(scratch.free, b[:cap(b)])
+	if size > scratch.limit {
 		return
 	}
-	small := 0
-	for i, f := range scratch.free {
-		if cap(f) < cap(scratch.free[small]) {
-			small = i
+	for len(scratch.free) > 0 && (len(scratch.free) >= maxScratchBuffers || scratch.bytes+size > scratch.limit) {
+		small := 0
+		for i, f := range scratch.free {
+			if cap(f) < cap(scratch.free[small]) {
+				small = i
+			}
+		}
+		if cap(scratch.free[small]) >= cap(b) {
+			return // every buffer kept is at least as useful as b
+		}
+		scratch.remove(small)
+	}
+	scratch.free = append(scratch.free, b[:cap(b)])
+	scratch.bytes += size
+}
+
+// remove takes buffer i out of the free list. Callers hold scratch.mu.
+func (s *scratchList) remove(i int) {
+	s.bytes -= 4 * int64(cap(s.free[i]))
+	last := len(s.free) - 1
+	s.free[i] = s.free[last]
+	s.free[last] = nil
+	s.free = s.free[:last]
+}
+
+// dropLargest removes the largest buffer. Callers hold scratch.mu.
+func (s *scratchList) dropLargest() {
+	big := 0
+	for i, f := range s.free {
+		if cap(f) > cap(s.free[big]) {
+			big = i
 		}
 	}
-	if cap(scratch.free[small]) < cap(b) {
-		scratch.free[small] = b[:cap(b)]
-	}
+	s.remove(big)
 }

@@ -1,7 +1,5 @@
 package engine
 
-import "os"
-
 // Winograd F(2×2, 3×3) convolution for 3×3 kernels with stride 1, padding 1
 // and dilation 1, the decoder's dominant layer type.
 //
@@ -34,29 +32,6 @@ import "os"
 // layer of the r50 parity fixture took the worst gradient error against
 // PyTorch from 4.1e-4 to 1.2e-3; with float64 it is 4.0e-4).
 
-// wgPolicy selects the path for eligible convolutions; the tests and
-// benchmarks force either path to compare them. CEN_WINOGRAD=never or
-// =always sets it for a whole process, so the model-level PyTorch parity
-// tests (whose tiny fixtures never reach the automatic thresholds) and the
-// training benchmark can run on either path with the same binary.
-var wgPolicy = wgPolicyFromEnv(os.Getenv("CEN_WINOGRAD"))
-
-func wgPolicyFromEnv(v string) int {
-	switch v {
-	case "never", "0":
-		return wgNever
-	case "always":
-		return wgAlways
-	}
-	return wgAuto
-}
-
-const (
-	wgAuto   = iota // useWinograd's measured policy
-	wgNever         // always im2col + GEMM
-	wgAlways        // Winograd for every 3×3/s1/p1/d1 convolution
-)
-
 // wgChunkTiles bounds the tiles per chunk. The buffers are 16·(Cin+Cout)
 // floats per tile; it is a variable so benchmarks can tune it.
 var wgChunkTiles = 1024
@@ -78,7 +53,7 @@ func useWinograd(cs *convShape) bool {
 	if !isWinogradSpec(cs.s) {
 		return false
 	}
-	switch wgPolicy {
+	switch wgPolicy.Load() {
 	case wgNever:
 		return false
 	case wgAlways:
@@ -429,7 +404,7 @@ func wgStride(rows, cnt int) int { return rows*cnt + 16 }
 // single-threaded GEMM each, so every GEMM keeps all its columns; otherwise
 // they run in turn through sgemm.
 func wgGemms(f func(xi int, gemm func(tA, tB bool, m, n, k int, alpha float32, a []float32, lda int, b []float32, ldb int, beta float32, c []float32, ldc int))) {
-	if splitGemm && Threads() > 1 {
+	if !openblasThreads.Load() && Threads() > 1 {
 		parallelFor(16, minParallelWork, func(lo, hi int) {
 			for xi := lo; xi < hi; xi++ {
 				f(xi, sgemm1)

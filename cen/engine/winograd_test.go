@@ -7,9 +7,9 @@ import (
 )
 
 // withPolicy runs f with wgPolicy set to p.
-func withPolicy(p int, f func()) {
-	defer func(old int) { wgPolicy = old }(wgPolicy)
-	wgPolicy = p
+func withPolicy(p int32, f func()) {
+	defer func(old int32) { wgPolicy.Store(old) }(wgPolicy.Load())
+	wgPolicy.Store(p)
 	f()
 }
 
