@@ -2,10 +2,14 @@ package cen
 
 import (
 	"archive/zip"
+	"bytes"
+	"encoding/binary"
 	"errors"
 	"fmt"
 	"io"
+	"math"
 	"os"
+	"path"
 	"sort"
 	"strings"
 
@@ -13,6 +17,10 @@ import (
 	"github.com/nlpodyssey/gopickle/pytorch"
 	"github.com/nlpodyssey/gopickle/types"
 )
+
+// maxTensorValues bounds the values of one tensor a model file may hold (2^31), so that a shape's product
+// cannot overflow.
+const maxTensorValues = 1 << 31
 
 // TorchTensor is one tensor of a PyTorch checkpoint, materialised in C order.
 type TorchTensor struct {
@@ -37,52 +45,257 @@ type TorchFile struct {
 // format (PyTorch ≥ 1.6) and the legacy format are read. TorchScript archives and pickled modules are refused
 // with an explanation.
 func ReadTorch(path string) (*TorchFile, error) {
-	head := make([]byte, 4)
-	f, err := os.Open(path)
+	data, err := os.ReadFile(path)
 	if err != nil {
 		return nil, err
 	}
-	n, _ := io.ReadFull(f, head)
-	f.Close()
-	z, zerr := zip.OpenReader(path)
-	if n == 4 && string(head) == "PK\x03\x04" && zerr != nil {
-		// A zip-format checkpoint whose central directory (at the end) is missing: cut short.
-		return nil, fmt.Errorf("%s is truncated (its zip directory is missing): %w", path, io.ErrUnexpectedEOF)
+	tf, err := ParseTorch(data)
+	if err != nil {
+		return nil, fmt.Errorf("%s %w", path, err)
 	}
-	if zerr == nil {
-		for _, f := range z.File {
-			if strings.HasSuffix(f.Name, "/constants.pkl") || f.Name == "constants.pkl" {
-				z.Close()
-				return nil, fmt.Errorf("%s is a TorchScript archive (torch.jit.save); cen reads state dicts: save one with torch.save(model.state_dict(), path)", path)
-			}
+	return tf, nil
+}
+
+// ParseTorch reads a torch.save file held in data (see ReadTorch). Its errors read as a predicate of the file
+// ("is truncated ..."): the caller puts the file name first. Every storage size and tensor view is checked
+// against the bytes present before anything is allocated for it, so a corrupt file gives an error, never a
+// panic or an allocation beyond its own size.
+func ParseTorch(data []byte) (tf *TorchFile, err error) {
+	defer func() {
+		// The pickle machine is a third-party interpreter of untrusted input: whatever it trips over is a
+		// malformed file, reported as one.
+		if r := recover(); r != nil {
+			tf, err = nil, fmt.Errorf("is not a readable PyTorch checkpoint (malformed pickle: %v)", r)
 		}
-		z.Close()
+	}()
+	var obj interface{}
+	if bytes.HasPrefix(data, []byte("PK\x03\x04")) {
+		obj, err = loadTorchZip(data)
+	} else {
+		obj, err = loadTorchLegacy(data)
 	}
-	obj, err := pytorch.LoadWithUnpickler(path, func(r io.Reader) pickle.Unpickler {
-		u := pickle.NewUnpickler(r)
-		u.FindClass = func(module, name string) (interface{}, error) {
-			switch module + "." + name {
-			case "torch._utils._rebuild_parameter":
-				// state_dict(keep_vars=True) stores nn.Parameter: keep the tensor, drop the wrapper.
-				return rebuildParameter{}, nil
-			case "collections.OrderedDict":
-				return &types.OrderedDictClass{}, nil
-			}
-			return nil, fmt.Errorf("class not found: %s.%s", module, name)
-		}
-		return u
-	})
 	if err != nil {
 		msg := err.Error()
 		switch {
+		case strings.Contains(msg, "TorchScript") || strings.Contains(msg, "truncated"):
+			return nil, err
 		case strings.Contains(msg, "class not found: torch.nn") || strings.Contains(msg, "class not found: __main__") ||
 			strings.Contains(msg, "class not found: models") || strings.Contains(msg, "class not found: torchvision"):
-			return nil, fmt.Errorf("%s holds a pickled Python module (torch.save(model)), not a state dict: save model.state_dict() instead (%v)", path, err)
-		case errors.Is(err, io.ErrUnexpectedEOF) || errors.Is(err, io.EOF) || strings.Contains(msg, "zip: not a valid zip file") || strings.Contains(msg, "EOF"):
-			return nil, fmt.Errorf("%s is truncated or not a PyTorch checkpoint: %w", path, err)
+			return nil, fmt.Errorf("holds a pickled Python module (torch.save(model)), not a state dict: save model.state_dict() instead (%v)", err)
+		case errors.Is(err, io.ErrUnexpectedEOF) || errors.Is(err, io.EOF):
+			return nil, fmt.Errorf("is truncated or not a PyTorch checkpoint: %w", err)
 		}
-		return nil, fmt.Errorf("%s is not a readable PyTorch checkpoint: %w", path, err)
+		return nil, fmt.Errorf("is not a readable PyTorch checkpoint: %w", err)
 	}
+	return stateDict(obj)
+}
+
+// torchClasses are the classes a state dict may reference; anything else (a pickled module) is refused.
+func torchClass(module, name string) (interface{}, error) {
+	switch module + "." + name {
+	case "torch._utils._rebuild_tensor_v2":
+		return &pytorch.RebuildTensorV2{}, nil
+	case "torch._utils._rebuild_parameter":
+		// state_dict(keep_vars=True) stores nn.Parameter: keep the tensor, drop the wrapper.
+		return rebuildParameter{}, nil
+	case "collections.OrderedDict":
+		return &types.OrderedDictClass{}, nil
+	case "torch.FloatStorage":
+		return &pytorch.FloatStorageClass{}, nil
+	case "torch.HalfStorage":
+		return &pytorch.HalfStorageClass{}, nil
+	case "torch.BFloat16Storage":
+		return &pytorch.BFloat16StorageClass{}, nil
+	case "torch.DoubleStorage":
+		return &pytorch.DoubleStorageClass{}, nil
+	case "torch.LongStorage":
+		return &pytorch.LongStorageClass{}, nil
+	}
+	return nil, fmt.Errorf("class not found: %s.%s", module, name)
+}
+
+// elemSize is the bytes per value of the storage classes torchClass knows.
+func elemSize(c interface{}) (int, bool) {
+	switch c.(type) {
+	case *pytorch.FloatStorageClass:
+		return 4, true
+	case *pytorch.HalfStorageClass, *pytorch.BFloat16StorageClass:
+		return 2, true
+	case *pytorch.DoubleStorageClass, *pytorch.LongStorageClass:
+		return 8, true
+	}
+	return 0, false
+}
+
+// storageRef decodes a persistent id ('storage', class, key, location, numel, ...).
+func storageRef(pid interface{}, minLen int) (pytorch.StorageClassInterface, string, string, int, int, error) {
+	t, ok := pid.(*types.Tuple)
+	if !ok || t.Len() < minLen {
+		return nil, "", "", 0, 0, fmt.Errorf("unexpected persistent id %v", pid)
+	}
+	if kind, _ := t.Get(0).(string); kind != "storage" {
+		return nil, "", "", 0, 0, fmt.Errorf("persistent id of type %v, want storage", t.Get(0))
+	}
+	cls, ok1 := t.Get(1).(pytorch.StorageClassInterface)
+	key, ok2 := t.Get(2).(string)
+	loc, ok3 := t.Get(3).(string)
+	numel, ok4 := t.Get(4).(int)
+	size, known := elemSize(t.Get(1))
+	if !ok1 || !ok2 || !ok3 || !ok4 || !known || numel < 0 {
+		return nil, "", "", 0, 0, fmt.Errorf("unexpected storage record %v", pid)
+	}
+	return cls, key, loc, numel, size, nil
+}
+
+// loadTorchZip reads the zip format of torch.save (PyTorch ≥ 1.6): <archive>/data.pkl references storages
+// stored raw as <archive>/data/<key>.
+func loadTorchZip(data []byte) (interface{}, error) {
+	z, err := zip.NewReader(bytes.NewReader(data), int64(len(data)))
+	if err != nil {
+		// A zip-format checkpoint whose central directory (at the end) is missing: cut short.
+		return nil, fmt.Errorf("is truncated (its zip directory is missing or damaged: %v): %w", err, io.ErrUnexpectedEOF)
+	}
+	records := map[string]*zip.File{}
+	var pkl *zip.File
+	for _, f := range z.File {
+		_, name := path.Split(f.Name)
+		if name == "constants.pkl" {
+			return nil, fmt.Errorf("is a TorchScript archive (torch.jit.save); cen reads state dicts: save one with torch.save(model.state_dict(), path)")
+		}
+		if name == "data.pkl" && pkl == nil {
+			pkl = f
+		}
+		records[f.Name] = f
+	}
+	if pkl == nil {
+		return nil, fmt.Errorf("is a zip file without data.pkl: not a PyTorch checkpoint")
+	}
+	prefix := strings.TrimSuffix(pkl.Name, "data.pkl")
+	r, err := pkl.Open()
+	if err != nil {
+		return nil, err
+	}
+	defer r.Close()
+	loaded := map[string]pytorch.StorageInterface{}
+	u := pickle.NewUnpickler(io.LimitReader(r, int64(len(data))*64))
+	u.FindClass = torchClass
+	u.PersistentLoad = func(pid interface{}) (interface{}, error) {
+		cls, key, loc, numel, size, err := storageRef(pid, 5)
+		if err != nil {
+			return nil, err
+		}
+		if st, ok := loaded[key]; ok {
+			return st, nil
+		}
+		rec, ok := records[prefix+"data/"+key]
+		if !ok {
+			return nil, fmt.Errorf("has no storage record data/%s", key)
+		}
+		if uint64(numel)*uint64(size) > rec.UncompressedSize64 || rec.UncompressedSize64 > uint64(len(data))*64 {
+			return nil, fmt.Errorf("is truncated: storage %s of %d values has %d bytes: %w", key, numel, rec.UncompressedSize64, io.ErrUnexpectedEOF)
+		}
+		f, err := rec.Open()
+		if err != nil {
+			return nil, err
+		}
+		defer f.Close()
+		st := cls.New(numel, loc)
+		if err := st.SetFromFileWithSize(f, numel); err != nil {
+			return nil, fmt.Errorf("storage %s: %w", key, err)
+		}
+		loaded[key] = st
+		return st, nil
+	}
+	return u.Load()
+}
+
+// legacyMagic is the pickled number that starts a legacy torch.save file.
+var legacyMagic = []byte{0x80, 0x02, 0x8a, 0x0a, 0x6c, 0xfc, 0x9c, 0x46, 0xf9, 0x20, 0x6a, 0xa8, 0x50, 0x19, 0x2e}
+
+// loadTorchLegacy reads the legacy format (PyTorch < 1.6): a magic number, the protocol version and system
+// information, the pickled object whose tensors reference storages, the list of storage keys, then each
+// storage as an 8-byte count and its raw values.
+func loadTorchLegacy(data []byte) (interface{}, error) {
+	if !bytes.HasPrefix(data, legacyMagic) {
+		return nil, fmt.Errorf("is neither a zip nor a legacy torch.save file")
+	}
+	r := bytes.NewReader(data[len(legacyMagic):])
+	unpickle := func() (interface{}, error) {
+		u := pickle.NewUnpickler(r)
+		u.FindClass = torchClass
+		return u.Load()
+	}
+	if v, err := unpickle(); err != nil {
+		return nil, err
+	} else if proto, _ := v.(int); proto != 1001 {
+		return nil, fmt.Errorf("has legacy protocol version %v, want 1001", v)
+	}
+	if _, err := unpickle(); err != nil { // system information
+		return nil, err
+	}
+	type pending struct {
+		st   pytorch.StorageInterface
+		n    int
+		size int
+	}
+	storages := map[string]*pending{}
+	u := pickle.NewUnpickler(r)
+	u.FindClass = torchClass
+	u.PersistentLoad = func(pid interface{}) (interface{}, error) {
+		cls, key, loc, numel, size, err := storageRef(pid, 6)
+		if err != nil {
+			return nil, err
+		}
+		if view := pid.(*types.Tuple).Get(5); view != nil {
+			return nil, fmt.Errorf("uses storage views (%v), which cen does not read: save it again with a current PyTorch", view)
+		}
+		if p, ok := storages[key]; ok {
+			return p.st, nil
+		}
+		if int64(numel)*int64(size) > int64(len(data)) {
+			return nil, fmt.Errorf("is truncated: storage %s of %d values is larger than the file: %w", key, numel, io.ErrUnexpectedEOF)
+		}
+		p := &pending{st: cls.New(numel, loc), n: numel, size: size}
+		storages[key] = p
+		return p.st, nil
+	}
+	obj, err := u.Load()
+	if err != nil {
+		return nil, err
+	}
+	v, err := unpickle()
+	if err != nil {
+		return nil, err
+	}
+	keys, ok := v.(*types.List)
+	if !ok {
+		return nil, fmt.Errorf("has no storage key list (found %T)", v)
+	}
+	for i := 0; i < keys.Len(); i++ {
+		key, _ := keys.Get(i).(string)
+		p, ok := storages[key]
+		if !ok {
+			return nil, fmt.Errorf("lists storage %q that no tensor references", keys.Get(i))
+		}
+		var hdr [8]byte
+		if _, err := io.ReadFull(r, hdr[:]); err != nil {
+			return nil, fmt.Errorf("is truncated in storage %s: %w", key, io.ErrUnexpectedEOF)
+		}
+		if n := binary.LittleEndian.Uint64(hdr[:]); n != uint64(p.n) {
+			return nil, fmt.Errorf("stores %d values for storage %s, its tensors say %d", n, key, p.n)
+		}
+		if int64(p.n)*int64(p.size) > int64(r.Len()) {
+			return nil, fmt.Errorf("is truncated in storage %s: %w", key, io.ErrUnexpectedEOF)
+		}
+		if err := p.st.SetFromFileWithSize(r, p.n); err != nil {
+			return nil, fmt.Errorf("storage %s: %w", key, err)
+		}
+	}
+	return obj, nil
+}
+
+// stateDict finds the state dict in a loaded checkpoint object and materialises its tensors.
+func stateDict(obj interface{}) (*TorchFile, error) {
 	tf := &TorchFile{Tensors: map[string]TorchTensor{}, Extra: map[string]string{}}
 	sd := obj
 	if entries, ok := dictEntries(obj); ok {
@@ -110,20 +323,20 @@ func ReadTorch(path string) (*TorchFile, error) {
 	}
 	entries, ok := dictEntries(sd)
 	if !ok {
-		return nil, fmt.Errorf("%s does not hold a state dict (found %T)", path, sd)
+		return nil, fmt.Errorf("does not hold a state dict (found %T)", sd)
 	}
 	for _, e := range entries {
 		k, ok := e.key.(string)
 		if !ok {
-			return nil, fmt.Errorf("%s: state dict key %v is not a string", path, e.key)
+			return nil, fmt.Errorf("has a state dict key %v that is not a string", e.key)
 		}
 		t, ok := e.value.(*pytorch.Tensor)
 		if !ok {
-			return nil, fmt.Errorf("%s: entry %q is %T, not a tensor", path, k, e.value)
+			return nil, fmt.Errorf("has an entry %q that is %T, not a tensor", k, e.value)
 		}
 		tt, err := materialise(t)
 		if err != nil {
-			return nil, fmt.Errorf("%s: tensor %q: %w", path, k, err)
+			return nil, fmt.Errorf("has a bad tensor %q: %w", k, err)
 		}
 		tf.Tensors[k] = tt
 		tf.Keys = append(tf.Keys, k)
@@ -163,12 +376,21 @@ func dictEntries(obj interface{}) ([]entry, bool) {
 
 // materialise copies a (possibly strided or offset) tensor view into a C-order slice.
 func materialise(t *pytorch.Tensor) (TorchTensor, error) {
-	n := 1
-	for _, s := range t.Size {
-		n *= s
-	}
 	if len(t.Stride) != len(t.Size) {
 		return TorchTensor{}, fmt.Errorf("stride %v does not match size %v", t.Stride, t.Size)
+	}
+	// Every count and index is bounded before it is used: a view of n values with strides reaches index
+	// offset + Σ (size_i − 1)·stride_i, and that must lie in the storage. A saved parameter never has a zero
+	// (broadcast) or negative stride along a dimension of more than one value.
+	n := 1
+	for i, s := range t.Size {
+		if s < 0 || t.Stride[i] < 0 || s > 1 && t.Stride[i] == 0 {
+			return TorchTensor{}, fmt.Errorf("size %v with stride %v is not a stored tensor", t.Size, t.Stride)
+		}
+		if s > 0 && n > maxTensorValues/s {
+			return TorchTensor{}, fmt.Errorf("size %v has more than %d values", t.Size, int64(maxTensorValues))
+		}
+		n *= s
 	}
 	var f32 []float32
 	var f64 []float64
@@ -189,15 +411,23 @@ func materialise(t *pytorch.Tensor) (TorchTensor, error) {
 		return TorchTensor{}, fmt.Errorf("unsupported storage type %T", t.Source)
 	}
 	// Check the highest index the view touches before reading.
+	if t.StorageOffset < 0 {
+		return TorchTensor{}, fmt.Errorf("view at negative storage offset %d", t.StorageOffset)
+	}
 	last := t.StorageOffset
+	overflow := false
 	for i, s := range t.Size {
 		if s == 0 {
 			last = -1
 			break
 		}
+		if t.Stride[i] > 0 && s-1 > (math.MaxInt-last)/t.Stride[i] {
+			overflow = true
+			break
+		}
 		last += (s - 1) * t.Stride[i]
 	}
-	if n > 0 && (t.StorageOffset < 0 || last >= length) {
+	if n > 0 && (t.StorageOffset < 0 || overflow || last >= length) {
 		return TorchTensor{}, fmt.Errorf("view of size %v at offset %d runs past its storage of %d values", t.Size, t.StorageOffset, length)
 	}
 	out := TorchTensor{Shape: append([]int(nil), t.Size...)}
@@ -276,23 +506,28 @@ func ImportTorch(m *Model, tf *TorchFile) (*ImportReport, error) {
 	if hasFC && !hasAlpha {
 		return importTorchvision(m, canon)
 	}
+	// Every tensor is checked before any is copied: a checkpoint that does not fit leaves m as it was.
 	rep := &ImportReport{Kind: "cen"}
 	used := map[string]bool{}
+	var copies []func()
 	for _, p := range m.ps.list {
 		t, ok := canon[p.Name]
 		if !ok {
 			return nil, fmt.Errorf("checkpoint has no tensor for %s %s of %s: it was saved from a different architecture or modality count", p.Name, shapeString(p.Shape), m.cfg.Arch)
 		}
-		if err := copyTensor(p, t, orig[p.Name]); err != nil {
+		if err := checkTensor(p, t, orig[p.Name]); err != nil {
 			return nil, err
 		}
+		p, t := p, t
+		copies = append(copies, func() { copy(p.Data, t.F32) })
 		used[p.Name] = true
 		rep.Loaded++
 	}
 	for _, c := range m.ps.counters {
 		if t, ok := canon[c.Name]; ok {
 			if len(t.I64) == 1 {
-				c.Value = t.I64[0]
+				c, v := c, t.I64[0]
+				copies = append(copies, func() { c.Value = v })
 			}
 			used[c.Name] = true
 		}
@@ -308,11 +543,15 @@ func ImportTorch(m *Model, tf *TorchFile) (*ImportReport, error) {
 		return nil, fmt.Errorf("checkpoint has %d tensor(s) the %s network does not, first %s %s: it was saved from a different architecture or modality count",
 			len(extra), m.cfg.Arch, extra[0], shapeString(canon[CanonicalName(extra[0])].Shape))
 	}
+	for _, c := range copies {
+		c()
+	}
 	return rep, nil
 }
 
 func importTorchvision(m *Model, tv map[string]TorchTensor) (*ImportReport, error) {
 	rep := &ImportReport{Kind: "torchvision"}
+	var copies []func()
 	for _, p := range m.ps.list {
 		if !p.Encoder {
 			rep.Initialised++
@@ -323,10 +562,15 @@ func importTorchvision(m *Model, tv map[string]TorchTensor) (*ImportReport, erro
 		if !ok {
 			return nil, fmt.Errorf("torchvision checkpoint has no %s for %s: is it a ResNet of the depth %s uses?", key, p.Name, m.cfg.Arch)
 		}
-		if err := copyTensor(p, t, key); err != nil {
+		if err := checkTensor(p, t, key); err != nil {
 			return nil, err
 		}
+		p, t := p, t
+		copies = append(copies, func() { copy(p.Data, t.F32) })
 		rep.Loaded++
+	}
+	for _, c := range copies {
+		c()
 	}
 	for k := range tv {
 		if strings.HasPrefix(k, "fc.") {
@@ -337,14 +581,17 @@ func importTorchvision(m *Model, tv map[string]TorchTensor) (*ImportReport, erro
 	return rep, nil
 }
 
-func copyTensor(p *Param, t TorchTensor, key string) error {
+// checkTensor says whether t can be copied into p.
+func checkTensor(p *Param, t TorchTensor, key string) error {
 	if !sameShape(p.Shape, t.Shape) {
 		return fmt.Errorf("tensor %s is %s in the checkpoint but %s is %s in the network", key, shapeString(t.Shape), p.Name, shapeString(p.Shape))
 	}
 	if t.F32 == nil {
 		return fmt.Errorf("tensor %s is an integer tensor, %s needs floating point", key, p.Name)
 	}
-	copy(p.Data, t.F32)
+	if len(t.F32) != len(p.Data) {
+		return fmt.Errorf("tensor %s holds %d values for shape %s", key, len(t.F32), shapeString(t.Shape))
+	}
 	return nil
 }
 

@@ -1,10 +1,13 @@
 package cen
 
 import (
+	"math"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/nlpodyssey/gopickle/pytorch"
 )
 
 // TestImportTorchAcceptsEveryStateDictForm loads the same weights saved in the forms PyTorch users produce and
@@ -123,4 +126,92 @@ func TestImportTorchIntoWrongArchitectureNamesTheTensor(t *testing.T) {
 	if err == nil || !strings.Contains(err.Error(), "module.clf_conv.module.weight is [7 8 3 3] in the checkpoint but clf_conv.weight is [40 8 3 3]") {
 		t.Errorf("7-class checkpoint into 40 classes: %v", err)
 	}
+}
+
+// TestParseTorchReadsTinyFilesInBothFormats reads the same small state dict from a zip-format and a
+// legacy-format file (test/fixtures/gen_torch_seeds.py): float32, float16, an int64 counter and a transposed
+// view, in file order.
+func TestParseTorchReadsTinyFilesInBothFormats(t *testing.T) {
+	var first *TorchFile
+	for _, name := range []string{"tiny_zip.pth", "tiny_legacy.pth"} {
+		tf, err := ReadTorch(filepath.Join(fixtures, "import", name))
+		if err != nil {
+			t.Fatalf("%s: %v", name, err)
+		}
+		if strings.Join(tf.Keys, " ") != "a.weight a.bias a.num_batches_tracked b.weight" {
+			t.Fatalf("%s: keys %v", name, tf.Keys)
+		}
+		if n := tf.Tensors["a.num_batches_tracked"].I64; len(n) != 1 || n[0] != 5 {
+			t.Fatalf("%s: counter %v", name, n)
+		}
+		if s := tf.Tensors["b.weight"].Shape; len(s) != 2 || s[0] != 2 || s[1] != 3 {
+			t.Fatalf("%s: transposed view has shape %v", name, s)
+		}
+		if first == nil {
+			first = tf
+			continue
+		}
+		for _, k := range tf.Keys {
+			if relErr(tf.Tensors[k].F32, first.Tensors[k].F32) != 0 && tf.Tensors[k].F32 != nil {
+				t.Errorf("%s differs between the formats", k)
+			}
+		}
+	}
+	// b.weight is the transpose of a 3×2 tensor: element (i, j) of the view is element (j, i) of the storage.
+	b := first.Tensors["b.weight"].F32
+	if len(b) != 6 {
+		t.Fatalf("b.weight has %d values", len(b))
+	}
+}
+
+// TestMaterialiseRefusesViewsThatAreNotStoredTensors holds the stride checks that keep a corrupt pickle from
+// panicking: a zero (broadcast) stride, a stride whose extent overflows, a negative offset, a view past its
+// storage, and a size whose product overflows.
+func TestMaterialiseRefusesViewsThatAreNotStoredTensors(t *testing.T) {
+	st := &pytorch.FloatStorage{Data: make([]float32, 8)}
+	for _, tc := range []struct {
+		name         string
+		size, stride []int
+		offset       int
+		want         string
+	}{
+		{"zero stride", []int{4, 2}, []int{0, 1}, 0, "is not a stored tensor"},
+		{"negative stride", []int{2}, []int{-1}, 1, "is not a stored tensor"},
+		{"overflowing stride", []int{3}, []int{math.MaxInt / 2}, 0, "runs past its storage"},
+		{"negative offset", []int{2}, []int{1}, -3, "negative storage offset"},
+		{"past the storage", []int{3, 3}, []int{3, 1}, 0, "runs past its storage"},
+		{"overflowing size", []int{1 << 40, 1 << 40}, []int{1, 1}, 0, "more than"},
+		{"rank mismatch", []int{2, 2}, []int{1}, 0, "does not match size"},
+	} {
+		_, err := materialise(&pytorch.Tensor{Source: st, Size: tc.size, Stride: tc.stride, StorageOffset: tc.offset})
+		if err == nil || !strings.Contains(err.Error(), tc.want) {
+			t.Errorf("%s: %v, want %q", tc.name, err, tc.want)
+		}
+	}
+	if _, err := ReadTorch(filepath.Join(fixtures, "import", "broadcast.pth")); err == nil || !strings.Contains(err.Error(), "stride [0 1] is not a stored tensor") {
+		t.Errorf("a tensor saved from expand(): %v", err)
+	}
+}
+
+// FuzzParseTorch feeds arbitrary bytes, seeded with tiny files of both torch.save formats, to the PyTorch
+// reader: it must return a state dict or an error, never panic or allocate beyond the input's size.
+func FuzzParseTorch(f *testing.F) {
+	for _, name := range []string{"tiny_zip.pth", "tiny_legacy.pth", "broadcast.pth", "module.pt"} {
+		b, err := os.ReadFile(filepath.Join(fixtures, "import", name))
+		if err != nil {
+			f.Fatal(err)
+		}
+		f.Add(b)
+	}
+	f.Fuzz(func(t *testing.T, data []byte) {
+		tf, err := ParseTorch(data)
+		if err != nil {
+			return
+		}
+		for _, k := range tf.Keys {
+			if len(tf.Tensors[k].F32)+len(tf.Tensors[k].I64) > 64*len(data)+64 {
+				t.Fatalf("tensor %s has %d values from %d bytes", k, len(tf.Tensors[k].F32), len(data))
+			}
+		}
+	})
 }
