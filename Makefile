@@ -16,8 +16,11 @@ FUZZTIME ?= 300000x
 setup:
 	@GPU=$(GPU) bash scripts/setup.sh
 
+# The version every model file records: git describe of the checkout (a commit hash when there is no tag).
+VERSION ?= $(shell git describe --always --dirty --tags 2>/dev/null || echo unknown)
+
 build:
-	$(GO) build -o bin/cen ./cmd/cen
+	$(GO) build -ldflags "-X github.com/cen-ros/cen/cen.Version=$(VERSION)" -o bin/cen ./cmd/cen
 
 vet:
 	@bad=$$(gofmt -l $$(git ls-files '*.go')); if [ -n "$$bad" ]; then echo "gofmt needed: $$bad"; exit 1; fi

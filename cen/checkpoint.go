@@ -1,7 +1,6 @@
 package cen
 
 import (
-	"bytes"
 	"encoding/binary"
 	"encoding/json"
 	"fmt"
@@ -9,6 +8,7 @@ import (
 	"math"
 	"os"
 	"sort"
+	"strings"
 
 	"github.com/cen-ros/cen/internal/atomicfile"
 )
@@ -23,11 +23,13 @@ import (
 //
 // Every Param is stored under its name (weights, biases, batch-norm γ/β and running statistics), each
 // num_batches_tracked as an I64 scalar, and extra state (optimiser momentum, ...) under "state.<name>".
-// __metadata__ holds "format" = CheckpointFormat, "config" = the JSON Config and "state" = the caller's JSON
-// training state (epoch, step, ...).
+// __metadata__ holds "format" = CheckpointFormat, "config" = the JSON Config, "state" = the caller's JSON
+// training state (epoch, step, ...), the model's Recipe under the same keys the ONNX metadata uses
+// (cen.class_names, cen.palette, cen.dataset and the preprocess.* keys) and cen.version, the cen that wrote it.
 
-// CheckpointFormat names the layout version written into every checkpoint.
-const CheckpointFormat = "cen-checkpoint/1"
+// CheckpointFormat names the layout version written into every checkpoint. Version 2 added the recipe;
+// version 1 files (which lack it) are refused with an explanation.
+const CheckpointFormat = "cen-checkpoint/2"
 
 // maxHeader bounds the JSON header a reader accepts, so a corrupt length cannot make it allocate gigabytes.
 const maxHeader = 64 << 20
@@ -35,6 +37,8 @@ const maxHeader = 64 << 20
 // CheckpointInfo is what a checkpoint holds besides the network weights.
 type CheckpointInfo struct {
 	Config Config
+	// Recipe is how to feed the network and read its output, with the version of cen that wrote the file.
+	Recipe Recipe
 	// State is the training state as the trainer wrote it (JSON), nil for a bare model.
 	State json.RawMessage
 	// Extra holds the "state.<name>" tensors (without the prefix), e.g. optimiser momentum.
@@ -47,14 +51,18 @@ type stEntry struct {
 	Offsets [2]int64 `json:"data_offsets"`
 }
 
-// SaveCheckpoint writes the model, its configuration, the training state and extra tensors to path
-// atomically: an interrupted save leaves the previous file intact.
+// SaveCheckpoint writes the model, its configuration and recipe, the training state and extra tensors to path
+// atomically: an interrupted save leaves the previous file intact. The model must have a recipe (SetRecipe).
 func (m *Model) SaveCheckpoint(path string, state json.RawMessage, extra map[string][]float32) error {
+	if err := m.recipe.Validate(m.cfg); err != nil {
+		return fmt.Errorf("saving %s: %w (set one with SetRecipe)", path, err)
+	}
 	cfg, err := json.Marshal(m.cfg)
 	if err != nil {
 		return err
 	}
-	meta := map[string]string{"format": CheckpointFormat, "config": string(cfg)}
+	meta := m.recipe.metadata()
+	meta["format"], meta["config"], meta[MetaVersion] = CheckpointFormat, string(cfg), Version
 	if state != nil {
 		meta["state"] = string(state)
 	}
@@ -140,28 +148,42 @@ func readCheckpointFile(path string) (*checkpointFile, error) {
 	if err != nil {
 		return nil, err
 	}
+	cf, err := parseCheckpoint(raw)
+	if err != nil {
+		return nil, fmt.Errorf("%s %w", path, err)
+	}
+	return cf, nil
+}
+
+// parseCheckpoint checks the header of a checkpoint held in raw and every tensor's extent against the data.
+// Its errors read as a predicate of the file ("is truncated: ..."); the caller puts the file name first.
+func parseCheckpoint(raw []byte) (*checkpointFile, error) {
 	if len(raw) < 8 {
-		return nil, fmt.Errorf("%s is not a cen checkpoint: %d bytes", path, len(raw))
+		return nil, fmt.Errorf("is not a cen checkpoint: %d bytes", len(raw))
 	}
 	n := binary.LittleEndian.Uint64(raw[:8])
 	if n == 0 || n > maxHeader {
-		return nil, fmt.Errorf("%s is not a cen checkpoint (header length %d)", path, n)
+		return nil, fmt.Errorf("is not a cen checkpoint (header length %d)", n)
 	}
 	if uint64(len(raw)-8) < n {
-		return nil, fmt.Errorf("%s is truncated: header of %d bytes, file of %d: %w", path, n, len(raw), io.ErrUnexpectedEOF)
+		return nil, fmt.Errorf("is truncated: header of %d bytes, file of %d: %w", n, len(raw), io.ErrUnexpectedEOF)
 	}
 	var header map[string]json.RawMessage
 	if err := json.Unmarshal(raw[8:8+n], &header); err != nil {
-		return nil, fmt.Errorf("%s is not a cen checkpoint (bad header: %v)", path, err)
+		return nil, fmt.Errorf("is not a cen checkpoint (bad header: %v)", err)
 	}
 	cf := &checkpointFile{entries: map[string]stEntry{}, data: raw[8+n:]}
 	if mr, ok := header["__metadata__"]; ok {
 		if err := json.Unmarshal(mr, &cf.meta); err != nil {
-			return nil, fmt.Errorf("%s: bad metadata: %v", path, err)
+			return nil, fmt.Errorf("has bad metadata: %v", err)
 		}
 	}
-	if cf.meta["format"] != CheckpointFormat {
-		return nil, fmt.Errorf("%s is not a cen checkpoint (format %q, want %q); PyTorch files go through `cen import-torch`", path, cf.meta["format"], CheckpointFormat)
+	switch f := cf.meta["format"]; f {
+	case CheckpointFormat:
+	case "cen-checkpoint/1":
+		return nil, fmt.Errorf("was written by an earlier cen (%s) and does not record its recipe (class names, palette, preprocessing): make it again with `cen import-torch` or `cen train`", f)
+	default:
+		return nil, fmt.Errorf("is not a cen checkpoint (format %q, want %q); PyTorch files go through `cen import-torch`", f, CheckpointFormat)
 	}
 	for k, v := range header {
 		if k == "__metadata__" {
@@ -169,12 +191,15 @@ func readCheckpointFile(path string) (*checkpointFile, error) {
 		}
 		var e stEntry
 		if err := json.Unmarshal(v, &e); err != nil {
-			return nil, fmt.Errorf("%s: bad entry %s: %v", path, k, err)
+			return nil, fmt.Errorf("has a bad entry %s: %v", k, err)
 		}
 		count := int64(1)
 		for _, s := range e.Shape {
 			if s < 0 {
-				return nil, fmt.Errorf("%s: tensor %s has a negative dimension", path, k)
+				return nil, fmt.Errorf("has tensor %s with a negative dimension", k)
+			}
+			if s > 0 && count > maxTensorValues/int64(s) {
+				return nil, fmt.Errorf("has tensor %s of shape %v: more than %d values", k, e.Shape, int64(maxTensorValues))
 			}
 			count *= int64(s)
 		}
@@ -184,13 +209,13 @@ func readCheckpointFile(path string) (*checkpointFile, error) {
 		case "I64":
 			size = 8
 		default:
-			return nil, fmt.Errorf("%s: tensor %s has unsupported dtype %s", path, k, e.Dtype)
+			return nil, fmt.Errorf("has tensor %s of unsupported dtype %s", k, e.Dtype)
 		}
-		if e.Offsets[1]-e.Offsets[0] != count*size || e.Offsets[0] < 0 {
-			return nil, fmt.Errorf("%s: tensor %s: offsets %v do not match shape %v", path, k, e.Offsets, e.Shape)
+		if e.Offsets[0] < 0 || e.Offsets[1]-e.Offsets[0] != count*size {
+			return nil, fmt.Errorf("has tensor %s whose offsets %v do not match its shape %v", k, e.Offsets, e.Shape)
 		}
 		if e.Offsets[1] > int64(len(cf.data)) {
-			return nil, fmt.Errorf("%s is truncated: tensor %s ends at byte %d of %d: %w", path, k, e.Offsets[1], len(cf.data), io.ErrUnexpectedEOF)
+			return nil, fmt.Errorf("is truncated: tensor %s ends at byte %d of %d: %w", k, e.Offsets[1], len(cf.data), io.ErrUnexpectedEOF)
 		}
 		cf.entries[k] = e
 		cf.order = append(cf.order, k)
@@ -227,11 +252,13 @@ func LoadCheckpoint(path string) (*Model, *CheckpointInfo, error) {
 	if err != nil {
 		return nil, nil, err
 	}
+	m.recipe = info.Recipe.Clone()
 	return m, info, nil
 }
 
 // LoadWeights reads a checkpoint into m, whose architecture must match it exactly: the first tensor that is
-// missing, extra or of another shape is named in the error, and m is left unchanged.
+// missing, extra or of another shape is named in the error, and m is left unchanged. m keeps its own recipe
+// (the file's is in the returned info): a run initialised from another model's weights feeds its own data.
 func (m *Model) LoadWeights(path string) (*CheckpointInfo, error) {
 	cf, err := readCheckpointFile(path)
 	if err != nil {
@@ -242,6 +269,16 @@ func (m *Model) LoadWeights(path string) (*CheckpointInfo, error) {
 
 func (m *Model) load(cf *checkpointFile, path string) (*CheckpointInfo, error) {
 	// Check everything before copying anything.
+	info := &CheckpointInfo{Extra: map[string][]float32{}}
+	if err := json.Unmarshal([]byte(cf.meta["config"]), &info.Config); err != nil {
+		return nil, fmt.Errorf("%s: bad config in metadata: %v", path, err)
+	}
+	recipe, err := recipeFromMetadata(cf.meta, info.Config.Classes)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", path, err)
+	}
+	recipe.Version = cf.meta[MetaVersion]
+	info.Recipe = recipe
 	want := map[string]bool{}
 	for _, p := range m.ps.list {
 		want[p.Name] = true
@@ -257,8 +294,14 @@ func (m *Model) load(cf *checkpointFile, path string) (*CheckpointInfo, error) {
 		want[c.Name] = true
 	}
 	for _, k := range cf.order {
-		if !want[k] && !bytes.HasPrefix([]byte(k), []byte("state.")) {
-			e := cf.entries[k]
+		e := cf.entries[k]
+		if strings.HasPrefix(k, "state.") {
+			if e.Dtype != "F32" {
+				return nil, fmt.Errorf("%s: state tensor %s is %s, want F32", path, k, e.Dtype)
+			}
+			continue
+		}
+		if !want[k] {
 			return nil, fmt.Errorf("%s does not fit the %s network: it has a tensor %s %s the network lacks", path, m.cfg.Arch, k, shapeString(e.Shape))
 		}
 	}
@@ -270,16 +313,12 @@ func (m *Model) load(cf *checkpointFile, path string) (*CheckpointInfo, error) {
 			c.Value = int64(binary.LittleEndian.Uint64(cf.data[e.Offsets[0]:]))
 		}
 	}
-	info := &CheckpointInfo{Extra: map[string][]float32{}}
-	if err := json.Unmarshal([]byte(cf.meta["config"]), &info.Config); err != nil {
-		info.Config = m.cfg
-	}
 	if s, ok := cf.meta["state"]; ok {
 		info.State = json.RawMessage(s)
 	}
 	for _, k := range cf.order {
-		if len(k) > 6 && k[:6] == "state." {
-			info.Extra[k[6:]] = cf.f32(k)
+		if name, ok := strings.CutPrefix(k, "state."); ok {
+			info.Extra[name] = cf.f32(k)
 		}
 	}
 	return info, nil

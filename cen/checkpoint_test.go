@@ -1,6 +1,7 @@
 package cen
 
 import (
+	"encoding/binary"
 	"encoding/json"
 	"os"
 	"os/exec"
@@ -9,6 +10,7 @@ import (
 	"testing"
 
 	"github.com/cen-ros/cen/cen/engine"
+	"github.com/cen-ros/cen/preprocess"
 )
 
 func smallModel(t *testing.T, arch string, m int, classes int, width float64) *Model {
@@ -18,6 +20,11 @@ func smallModel(t *testing.T, arch string, m int, classes int, width float64) *M
 	cfg.Classes, cfg.Width = classes, width
 	model, err := New(cfg, 7)
 	if err != nil {
+		t.Fatal(err)
+	}
+	// (internal/modeltest has the same recipe, but this package's own tests cannot import it.)
+	cs := preprocess.GenericClasses("test", classes)
+	if err := model.SetRecipe(Recipe{ClassNames: cs.Names, Palette: cs.Palette, Dataset: cs.Dataset, Preprocess: preprocess.DefaultSpec().Metadata()}); err != nil {
 		t.Fatal(err)
 	}
 	return model
@@ -118,13 +125,84 @@ func TestCorruptCheckpointsGiveOneClearError(t *testing.T) {
 		{write("empty.ckpt", nil), "is not a cen checkpoint"},
 		{filepath.Join(dir, "missing.ckpt"), "no such file"},
 		{filepath.Join(fixtures, "r50_m2", "model.pth"), "is not a cen checkpoint"},
+		{write("v1.ckpt", editHeader(t, raw, func(h map[string]any) { meta(h)["format"] = "cen-checkpoint/1" })), "was written by an earlier cen (cen-checkpoint/1)"},
+		{write("nopalette.ckpt", editHeader(t, raw, func(h map[string]any) { delete(meta(h), MetaPalette) })), "metadata key cen.palette is missing"},
+		{write("nospec.ckpt", editHeader(t, raw, func(h map[string]any) {
+			for k := range meta(h) {
+				if strings.HasPrefix(k, "preprocess.") {
+					delete(meta(h), k)
+				}
+			}
+		})), "metadata has no preprocessing"},
+		{write("overflow.ckpt", editHeader(t, raw, func(h map[string]any) {
+			h["state.momentum.x"] = map[string]any{"dtype": "F32", "shape": []int64{1 << 40, 1 << 40}, "data_offsets": []int64{0, 4}}
+		})), "has tensor state.momentum.x of shape [1099511627776 1099511627776]: more than"},
+		{write("stateint.ckpt", editHeader(t, raw, func(h map[string]any) {
+			h["state.momentum.x"] = map[string]any{"dtype": "I64", "shape": []int64{1}, "data_offsets": []int64{0, 8}}
+		})), "state tensor state.momentum.x is I64, want F32"},
 	}
 	for _, c := range cases {
 		_, _, err := LoadCheckpoint(c.path)
-		if err == nil || !strings.Contains(err.Error(), c.want) {
-			t.Errorf("%s: error %v, want %q", filepath.Base(c.path), err, c.want)
+		if err == nil || !strings.Contains(err.Error(), c.want) || !strings.Contains(err.Error(), filepath.Base(c.path)) {
+			t.Errorf("%s: error %v, want %q and the file's name", filepath.Base(c.path), err, c.want)
 		}
 	}
+}
+
+// editHeader rewrites the JSON header of a checkpoint held in raw, keeping its tensor data.
+func editHeader(t *testing.T, raw []byte, edit func(map[string]any)) []byte {
+	t.Helper()
+	n := binary.LittleEndian.Uint64(raw[:8])
+	var h map[string]any
+	if err := json.Unmarshal(raw[8:8+n], &h); err != nil {
+		t.Fatal(err)
+	}
+	edit(h)
+	hb, err := json.Marshal(h)
+	if err != nil {
+		t.Fatal(err)
+	}
+	out := binary.LittleEndian.AppendUint64(nil, uint64(len(hb)))
+	return append(append(out, hb...), raw[8+n:]...)
+}
+
+func meta(h map[string]any) map[string]any { return h["__metadata__"].(map[string]any) }
+
+// FuzzParseCheckpoint feeds arbitrary bytes (seeded with a real checkpoint and damaged copies) to the
+// checkpoint reader and to the loader: no input may panic, and an accepted file must load or be refused
+// with an error.
+func FuzzParseCheckpoint(f *testing.F) {
+	m := smallModel(&testing.T{}, "lite-r18", 1, 2, 1.0/32)
+	path := filepath.Join(f.TempDir(), "seed.ckpt")
+	if err := m.SaveCheckpoint(path, json.RawMessage(`{"epoch":1}`), map[string][]float32{"momentum.alpha": {1}}); err != nil {
+		f.Fatal(err)
+	}
+	raw, err := os.ReadFile(path)
+	if err != nil {
+		f.Fatal(err)
+	}
+	f.Add(raw)
+	f.Add(raw[:len(raw)/2])
+	f.Add(raw[:64])
+	f.Add([]byte{})
+	f.Fuzz(func(t *testing.T, data []byte) {
+		cf, err := parseCheckpoint(data)
+		if err != nil {
+			return
+		}
+		for _, k := range cf.order {
+			if e := cf.entries[k]; e.Dtype == "F32" {
+				_ = cf.f32(k)
+			}
+		}
+		var cfg Config
+		if json.Unmarshal([]byte(cf.meta["config"]), &cfg) != nil || cfg.Validate() != nil || cfg.Width > 1.0/16 || cfg.Classes > 64 || cfg.M() > 3 {
+			return // building a network for a huge or invalid config is not what this target tests
+		}
+		if mm, err := newModel(cfg, false); err == nil {
+			_, _ = mm.load(cf, "fuzz.ckpt")
+		}
+	})
 }
 
 // TestCheckpointIsReadableOutsideGo reads a checkpoint with Python's json and NumPy alone (no cen code) and

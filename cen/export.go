@@ -2,7 +2,6 @@ package cen
 
 import (
 	"encoding/binary"
-	"encoding/json"
 	"fmt"
 	"io"
 	"math"
@@ -66,7 +65,8 @@ const metaFormatVersion = "1"
 // OutputStride is the ratio of input size to logits size (the logits are at the resolution of layer1).
 const OutputStride = 4
 
-// ExportOptions configure ExportONNX.
+// ExportOptions configure ExportONNX. Class names, palette, data set and preprocessing come from the model's
+// Recipe: set it (SetRecipe) to the input size the model is exported at.
 type ExportOptions struct {
 	// Height and Width fix the input size (both > 0), unless Dynamic is set.
 	Height, Width int
@@ -74,17 +74,6 @@ type ExportOptions struct {
 	Dynamic bool
 	// PerModality adds each modality's logits as outputs "logits_<modality>".
 	PerModality bool
-	// ClassNames names the classes in label order (len = Classes); empty gives "class_0", "class_1", ...
-	ClassNames []string
-	// Palette colours the classes (len = Classes); nil leaves the palette out of the metadata.
-	Palette [][3]uint8
-	// Dataset names the training data set ("" when unknown).
-	Dataset string
-	// Version is the cen version that exports ("" gives "unknown").
-	Version string
-	// Metadata holds further metadata_props, typically preprocess.Spec.Metadata(). Keys starting with "cen."
-	// are reserved for the ones above.
-	Metadata map[string]string
 }
 
 // ExportONNX writes the network as a deployable ONNX model (IR 8, opset 17) to w, with its metadata.
@@ -122,17 +111,8 @@ func (m *Model) ONNXModel(opt ExportOptions) (*onnx.ModelProto, error) {
 	if K > math.MaxUint16 {
 		return nil, fmt.Errorf("export: %d classes do not fit 16-bit labels", K)
 	}
-	names := opt.ClassNames
-	if len(names) == 0 {
-		for k := 0; k < K; k++ {
-			names = append(names, "class_"+strconv.Itoa(k))
-		}
-	}
-	if len(names) != K {
-		return nil, fmt.Errorf("export: %d class names for a network of %d classes", len(names), K)
-	}
-	if opt.Palette != nil && len(opt.Palette) != K {
-		return nil, fmt.Errorf("export: palette has %d colours for a network of %d classes", len(opt.Palette), K)
+	if err := m.recipe.Validate(cfg); err != nil {
+		return nil, fmt.Errorf("export: %w", err)
 	}
 	for _, mod := range cfg.Modalities {
 		if mod == OutputLogits || mod == OutputLabels || mod == OutputConfidence || strings.HasPrefix(mod, OutputModalityPrefix) {
@@ -220,40 +200,22 @@ func (m *Model) ONNXModel(opt ExportOptions) (*onnx.ModelProto, error) {
 		g.Node = b.nodes
 	}
 
-	// Metadata.
-	md := map[string]string{}
-	for k, v := range opt.Metadata {
-		if strings.HasPrefix(k, "cen.") {
-			return nil, fmt.Errorf("export: metadata key %q is reserved for cen", k)
-		}
-		md[k] = v
-	}
-	js := func(v any) string { s, _ := json.Marshal(v); return string(s) }
+	// Metadata: the recipe (class names, palette, data set, preprocessing) and the network's facts.
+	md := m.recipe.metadata()
+	js := mustJSON
 	ih, iw := opt.Height, opt.Width
 	if opt.Dynamic {
 		ih, iw = 0, 0
 	}
-	version := opt.Version
-	if version == "" {
-		version = "unknown"
-	}
+	version := Version
 	md[MetaFormat] = metaFormatVersion
 	md[MetaArch] = cfg.Arch
 	md[MetaWidth] = strconv.FormatFloat(cfg.Width, 'g', -1, 64)
 	md[MetaClasses] = strconv.Itoa(K)
-	md[MetaClassNames] = js(names)
-	if opt.Palette != nil {
-		pal := make([][3]int, len(opt.Palette))
-		for i, c := range opt.Palette {
-			pal[i] = [3]int{int(c[0]), int(c[1]), int(c[2])}
-		}
-		md[MetaPalette] = js(pal)
-	}
 	md[MetaModalities] = js(cfg.Modalities)
 	md[MetaInputHeight] = strconv.Itoa(ih)
 	md[MetaInputWidth] = strconv.Itoa(iw)
 	md[MetaThreshold] = strconv.FormatFloat(float64(cfg.Threshold), 'g', -1, 32)
-	md[MetaDataset] = opt.Dataset
 	md[MetaExporterVersion] = version
 	md[MetaGFLOPs] = strconv.FormatFloat(gflops, 'f', 3, 64)
 	md[MetaGFLOPsHeight] = strconv.Itoa(fh)

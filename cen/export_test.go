@@ -1,101 +1,21 @@
-package cen
+package cen_test
 
 import (
 	"bytes"
 	"errors"
 	"math/rand/v2"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
 
 	"github.com/advancedclimatesystems/gonnx/onnx"
 	"google.golang.org/protobuf/proto"
+
+	. "github.com/cen-ros/cen/cen"
+	"github.com/cen-ros/cen/internal/modeltest"
+	"github.com/cen-ros/cen/preprocess"
 )
-
-// exportModel builds a narrow network of arch with m modalities whose batch norms have random statistics and
-// whose exchanging batch norms have about a third of their γ below the threshold, so that the folding and the
-// exchange both matter.
-func exportModel(t testing.TB, arch string, m int, seed uint64) *Model {
-	t.Helper()
-	cfg := DefaultConfig(arch)
-	cfg.Modalities = modalityNames(m)
-	cfg.Classes = 7
-	cfg.Width = 0.125
-	if strings.HasPrefix(arch, "refinenet") {
-		cfg.Width = 0.0625
-	}
-	model, err := New(cfg, seed)
-	if err != nil {
-		t.Fatal(err)
-	}
-	randomizeBatchNorms(model, seed)
-	for i := range model.alpha.Data {
-		model.alpha.Data[i] = float32(i) * 0.3
-	}
-	return model
-}
-
-// randomizeBatchNorms gives every batch norm of m random statistics and every exchanging batch norm's γ a
-// third of values below the threshold; tests use it to make exported and engine results comparable on
-// something other than identity batch norms.
-func randomizeBatchNorms(m *Model, seed uint64) {
-	rng := rand.New(rand.NewPCG(seed, 7))
-	visit := func(b *bn) {
-		for i := range b.gamma {
-			b.gamma[i] = 0.5 + rng.Float32()
-			if b.exchange && rng.IntN(3) == 0 {
-				b.gamma[i] = (rng.Float32()*2 - 1) * m.cfg.Threshold * 0.9
-			}
-			b.beta[i] = 0.2 * float32(rng.NormFloat64())
-			b.mean[i] = 0.2 * float32(rng.NormFloat64())
-			b.vari[i] = 0.5 + rng.Float32()
-		}
-	}
-	visit(m.bn1)
-	for _, blocks := range m.layers {
-		for _, blk := range blocks {
-			for _, b := range blk.bns {
-				visit(b)
-			}
-			if blk.downBN != nil {
-				visit(blk.downBN)
-			}
-		}
-	}
-	for _, p := range m.ps.list {
-		if p.Kind == Weight && len(p.Shape) == 1 && strings.HasSuffix(p.Name, ".bias") && !strings.Contains(p.Name, "bn_") {
-			for i := range p.Data {
-				p.Data[i] = 0.1 * float32(rng.NormFloat64())
-			}
-		}
-	}
-}
-
-// checkONNX runs the ONNX checker (python3-onnx, full check) on path. A missing checker fails the test:
-// `make setup` installs it.
-func checkONNX(t testing.TB, path string) {
-	t.Helper()
-	out, err := exec.Command("/usr/bin/python3", "-c",
-		"import onnx,sys; onnx.checker.check_model(onnx.load(sys.argv[1]), full_check=True)", path).CombinedOutput()
-	if err != nil {
-		t.Fatalf("ONNX checker rejects %s (python3-onnx is installed by `make setup`): %v\n%s", path, err, out)
-	}
-}
-
-func exportFile(t testing.TB, m *Model, opt ExportOptions) string {
-	t.Helper()
-	path := filepath.Join(t.TempDir(), "model.onnx")
-	var buf bytes.Buffer
-	if err := m.ExportONNX(&buf, opt); err != nil {
-		t.Fatal(err)
-	}
-	if err := os.WriteFile(path, buf.Bytes(), 0o644); err != nil {
-		t.Fatal(err)
-	}
-	return path
-}
 
 func TestExportedModelsPassTheONNXChecker(t *testing.T) {
 	for _, tc := range []struct {
@@ -112,19 +32,28 @@ func TestExportedModelsPassTheONNXChecker(t *testing.T) {
 	} {
 		name := tc.arch + "/M" + string(rune('0'+tc.m))
 		t.Run(name, func(t *testing.T) {
-			model := exportModel(t, tc.arch, tc.m, 1)
-			opt := ExportOptions{Height: 64, Width: 96, Dynamic: tc.dynamic, PerModality: tc.perMod, Dataset: "synthetic",
-				Version: "test", Metadata: map[string]string{"preprocess.height": "64"}}
-			path := exportFile(t, model, opt)
-			checkONNX(t, path)
+			model := modeltest.Network(t, tc.arch, tc.m, 1)
+			spec := preprocess.DefaultSpec()
+			spec.Height, spec.Width, spec.Resize = 64, 96, preprocess.Letterbox
+			recipe := modeltest.Recipe(7, spec)
+			recipe.Dataset = "synthetic"
+			if err := model.SetRecipe(recipe); err != nil {
+				t.Fatal(err)
+			}
+			opt := ExportOptions{Height: 64, Width: 96, Dynamic: tc.dynamic, PerModality: tc.perMod}
+			path := modeltest.Export(t, model, opt)
 			mi, err := ReadModelInfo(path)
 			if err != nil {
 				t.Fatal(err)
 			}
 			if mi.Arch != tc.arch || mi.Classes != 7 || len(mi.Modalities) != tc.m || mi.Dynamic() != tc.dynamic ||
-				mi.PerModality != tc.perMod || mi.Metadata["preprocess.height"] != "64" || mi.Dataset != "synthetic" ||
-				mi.IRVersion != 8 || mi.Opset != 17 || mi.LabelType != "uint8" || len(mi.ClassNames) != 7 {
+				mi.PerModality != tc.perMod || mi.Metadata["preprocess.height"] != "64" || mi.Recipe.Dataset != "synthetic" ||
+				mi.IRVersion != 8 || mi.Opset != 17 || mi.LabelType != "uint8" || len(mi.Recipe.ClassNames) != 7 ||
+				len(mi.Recipe.Palette) != 7 || mi.Recipe.Version != Version {
 				t.Errorf("model info does not match the export: %+v", mi)
+			}
+			if got, err := preprocess.SpecFromMetadata(mi.Recipe.Preprocess); err != nil || got != spec {
+				t.Errorf("exported preprocessing %+v (%v), want %+v", got, err, spec)
 			}
 			if !tc.dynamic && (mi.InputHeight != 64 || mi.InputWidth != 96) {
 				t.Errorf("input size %dx%d, want 96x64", mi.InputWidth, mi.InputHeight)
@@ -144,6 +73,7 @@ func TestExportCountsTheReferenceFLOPs(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	modeltest.SetRecipe(t, m, preprocess.DefaultSpec())
 	mp, err := m.ONNXModel(ExportOptions{Height: 240, Width: 320})
 	if err != nil {
 		t.Fatal(err)
@@ -160,7 +90,7 @@ func TestExportCountsTheReferenceFLOPs(t *testing.T) {
 }
 
 func TestParseModelInfoRejectsBrokenFiles(t *testing.T) {
-	model := exportModel(t, "lite-r18", 2, 2)
+	model := modeltest.Network(t, "lite-r18", 2, 2)
 	var buf bytes.Buffer
 	if err := model.ExportONNX(&buf, ExportOptions{Height: 64, Width: 64}); err != nil {
 		t.Fatal(err)
@@ -200,6 +130,14 @@ func TestParseModelInfoRejectsBrokenFiles(t *testing.T) {
 			}
 		})},
 		{"not from cen", "not written by `cen export`", rebuild(func(mp *onnx.ModelProto) { mp.MetadataProps = nil })},
+		{"no palette", "metadata key cen.palette is missing", rebuild(func(mp *onnx.ModelProto) { dropMeta(mp, MetaPalette) })},
+		{"no preprocessing", "metadata has no preprocessing", rebuild(func(mp *onnx.ModelProto) {
+			for _, k := range []string{"preprocess.height", "preprocess.width", "preprocess.resize", "preprocess.rgb_interp", "preprocess.rgb_scale",
+				"preprocess.rgb_mean", "preprocess.rgb_std", "preprocess.depth_encoding", "preprocess.depth_channels", "preprocess.depth_scale",
+				"preprocess.depth_mean", "preprocess.depth_std", "preprocess.depth_min", "preprocess.depth_max", "preprocess.invalid_depth"} {
+				dropMeta(mp, k)
+			}
+		})},
 		{"wrong input", `input 1 is "ir"`, rebuild(func(mp *onnx.ModelProto) {
 			mp.Graph.Input[1].Name = "ir"
 		})},
@@ -221,4 +159,63 @@ func TestParseModelInfoRejectsBrokenFiles(t *testing.T) {
 	if _, err := ReadModelInfo(path); err == nil || !strings.HasPrefix(err.Error(), path+": ") {
 		t.Errorf("error %v does not start with the file name", err)
 	}
+}
+
+func dropMeta(mp *onnx.ModelProto, key string) {
+	for i, e := range mp.MetadataProps {
+		if e.Key == key {
+			mp.MetadataProps = append(mp.MetadataProps[:i], mp.MetadataProps[i+1:]...)
+			return
+		}
+	}
+}
+
+func TestExportNeedsARecipe(t *testing.T) {
+	cfg := DefaultConfig("lite-r18")
+	cfg.Width, cfg.Classes = 0.125, 3
+	m, err := New(cfg, 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var buf bytes.Buffer
+	if err := m.ExportONNX(&buf, ExportOptions{Height: 64, Width: 64}); err == nil || !strings.Contains(err.Error(), "recipe names 0 classes") {
+		t.Fatalf("export without a recipe: %v", err)
+	}
+	if err := m.SetRecipe(modeltest.Recipe(4, preprocess.DefaultSpec())); err == nil || !strings.Contains(err.Error(), "recipe names 4 classes, the network has 3") {
+		t.Fatalf("SetRecipe with the wrong class count: %v", err)
+	}
+}
+
+// FuzzParseModelInfo feeds arbitrary bytes, seeded with a small exported model and damaged copies, to the ONNX
+// metadata reader: it must describe the model or return an error wrapping ErrBadModel, never panic.
+func FuzzParseModelInfo(f *testing.F) {
+	cfg := DefaultConfig("lite-r18")
+	cfg.Width, cfg.Classes, cfg.Modalities = 1.0/32, 2, []string{"rgb", "depth"}
+	m, err := New(cfg, 1)
+	if err != nil {
+		f.Fatal(err)
+	}
+	if err := m.SetRecipe(modeltest.Recipe(2, preprocess.DefaultSpec())); err != nil {
+		f.Fatal(err)
+	}
+	var buf bytes.Buffer
+	if err := m.ExportONNX(&buf, ExportOptions{Height: 32, Width: 32, PerModality: true}); err != nil {
+		f.Fatal(err)
+	}
+	good := buf.Bytes()
+	f.Add(good)
+	f.Add(good[:len(good)/3])
+	f.Add([]byte{0x08, 0x08, 0x3a, 0x02, 0x0a, 0x00})
+	f.Fuzz(func(t *testing.T, data []byte) {
+		mi, err := ParseModelInfo(data)
+		if err != nil {
+			if !errors.Is(err, ErrBadModel) {
+				t.Fatalf("error %v does not wrap ErrBadModel", err)
+			}
+			return
+		}
+		if len(mi.Recipe.ClassNames) != mi.Classes || len(mi.Inputs) != len(mi.Modalities) {
+			t.Fatalf("accepted an inconsistent model: %+v", mi)
+		}
+	})
 }

@@ -19,6 +19,7 @@ type Model struct {
 	layers [4][]*block
 	dec    decoder
 	alpha  *Param
+	recipe Recipe // what files of this network record about feeding it; empty until SetRecipe
 }
 
 // block is a residual block: a bottleneck (conv1 1×1, conv2 3×3 with the stride, conv3 1×1, exchange after

@@ -27,14 +27,11 @@ type ModelInfo struct {
 	Classes    int
 	Modalities []string
 	Threshold  float32
-	// ClassNames names the classes in label order.
-	ClassNames []string
-	// Palette colours the classes; nil when the file has none.
-	Palette [][3]uint8
+	// Recipe holds the class names, palette, training data set and preprocessing keys, and (as Version) the
+	// cen version that exported the file.
+	Recipe Recipe
 	// InputHeight and InputWidth are the fixed input size; both 0 for a dynamic model.
 	InputHeight, InputWidth int
-	// Dataset is the training data set ("" when unknown); ExporterVersion the cen version that wrote the file.
-	Dataset, ExporterVersion string
 	// GFLOPs is the convolution work per frame (all modalities) at GFLOPsHeight × GFLOPsWidth.
 	GFLOPs                    float64
 	GFLOPsHeight, GFLOPsWidth int
@@ -261,29 +258,8 @@ func (mi *ModelInfo) parseMetadata() error {
 	if mi.Classes < 1 {
 		return fmt.Errorf("metadata %s=0: a network has at least one class", MetaClasses)
 	}
-	if err := jsonOf(MetaClassNames, &mi.ClassNames); err != nil {
+	if mi.Recipe, err = recipeFromMetadata(md, mi.Classes); err != nil {
 		return err
-	}
-	if len(mi.ClassNames) != mi.Classes {
-		return fmt.Errorf("metadata %s has %d names for %d classes", MetaClassNames, len(mi.ClassNames), mi.Classes)
-	}
-	if _, ok := md[MetaPalette]; ok {
-		var pal [][3]int
-		if err := jsonOf(MetaPalette, &pal); err != nil {
-			return err
-		}
-		if len(pal) != mi.Classes {
-			return fmt.Errorf("metadata %s has %d colours for %d classes", MetaPalette, len(pal), mi.Classes)
-		}
-		mi.Palette = make([][3]uint8, len(pal))
-		for i, c := range pal {
-			for j, v := range c {
-				if v < 0 || v > 255 {
-					return fmt.Errorf("metadata %s: colour %d has component %d outside 0..255", MetaPalette, i, v)
-				}
-				mi.Palette[i][j] = uint8(v)
-			}
-		}
 	}
 	if err := jsonOf(MetaModalities, &mi.Modalities); err != nil {
 		return err
@@ -307,10 +283,7 @@ func (mi *ModelInfo) parseMetadata() error {
 	} else {
 		mi.Threshold = float32(t)
 	}
-	if mi.Dataset, err = get(MetaDataset); err != nil {
-		return err
-	}
-	if mi.ExporterVersion, err = get(MetaExporterVersion); err != nil {
+	if mi.Recipe.Version, err = get(MetaExporterVersion); err != nil {
 		return err
 	}
 	if v, ok := md[MetaGFLOPs]; ok {

@@ -10,18 +10,6 @@ import (
 	"github.com/cen-ros/cen/internal/atomicfile"
 )
 
-// PaletteFor returns the built-in palette for a class count: NYUDv2's for 40 classes, SUN RGB-D's for 37, and the
-// PASCAL VOC colour map otherwise.
-func PaletteFor(classes int) Palette {
-	switch classes {
-	case len(PaletteNYUDv2):
-		return PaletteNYUDv2
-	case len(PaletteSUNRGBD):
-		return PaletteSUNRGBD
-	}
-	return VOCPalette(classes)
-}
-
 // WriteRGBPNG writes an RGB image as an 8-bit PNG, atomically.
 func WriteRGBPNG(path string, img RGBImage) error {
 	if len(img.Pix) != 3*img.Width*img.Height || img.Width <= 0 || img.Height <= 0 {

@@ -53,6 +53,39 @@ var ClassesSUNRGBD = []string{
 	"person", "night stand", "toilet", "sink", "lamp", "bathtub", "bag",
 }
 
+// ClassSet is the class names and palette of a data set: the one place that says what a data set's labels
+// mean. Model files carry the set they were trained with (cen.Recipe), so nothing downstream guesses a set
+// from a class count.
+type ClassSet struct {
+	// Dataset is the data set's name ("nyudv2", ...).
+	Dataset string
+	// Names and Palette give each class's name and colour, in label order.
+	Names   []string
+	Palette Palette
+}
+
+// KnownClasses returns the class set of a data set cen ships: "nyudv2" (the 40 classes of the paper's NYUDv2
+// release) or "sunrgbd" (the common 37-class SUN RGB-D release). The name is matched without regard to case.
+func KnownClasses(dataset string) (ClassSet, bool) {
+	switch strings.ToLower(dataset) {
+	case "nyudv2":
+		return ClassSet{Dataset: "nyudv2", Names: ClassesNYUDv2, Palette: PaletteNYUDv2}, true
+	case "sunrgbd":
+		return ClassSet{Dataset: "sunrgbd", Names: ClassesSUNRGBD, Palette: PaletteSUNRGBD}, true
+	}
+	return ClassSet{}, false
+}
+
+// GenericClasses returns a class set for a data set cen does not know: names "class_0", "class_1", ... and the
+// PASCAL VOC colours from 1 on (black stays free for unknown pixels).
+func GenericClasses(dataset string, classes int) ClassSet {
+	names := make([]string, classes)
+	for i := range names {
+		names[i] = "class_" + strconv.Itoa(i)
+	}
+	return ClassSet{Dataset: dataset, Names: names, Palette: VOCPalette(classes + 1)[1:]}
+}
+
 // LoadPalette reads a palette file: one class per line, in label order, as
 // three decimal numbers 0..255 (R G B, separated by spaces, tabs or commas)
 // optionally followed by the class name. Empty lines and lines starting with

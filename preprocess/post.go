@@ -227,3 +227,46 @@ func EncodeConfidence(confidence []float32, width, height int) ([]byte, int, err
 	}
 	return data, 4 * width, nil
 }
+
+// LabelsToNet maps a label map at the RGB image's size (ground truth: g.SrcWidth × g.SrcHeight) into the
+// network input that g describes, the way the depth image is resized: nearest neighbour with OpenCV's
+// INTER_NEAREST rule (network pixel x of the image box reads source column ⌊x·SrcWidth/Width⌋), so labels and
+// depth stay aligned pixel for pixel. Letterbox padding, which holds no image, gets ignore. dst has
+// g.NetWidth × g.NetHeight elements.
+func LabelsToNet[L Label](g Geometry, dst, src []L, ignore L) error {
+	if g.SrcWidth <= 0 || g.SrcHeight <= 0 || g.Width <= 0 || g.Height <= 0 ||
+		g.X < 0 || g.Y < 0 || g.X+g.Width > g.NetWidth || g.Y+g.Height > g.NetHeight {
+		return fmt.Errorf("preprocess: geometry %+v is not usable", g)
+	}
+	if len(src) != g.SrcWidth*g.SrcHeight {
+		return fmt.Errorf("preprocess: %d labels for a %dx%d image", len(src), g.SrcWidth, g.SrcHeight)
+	}
+	if len(dst) != g.NetWidth*g.NetHeight {
+		return fmt.Errorf("preprocess: network-size labels have %d pixels, the %dx%d input needs %d", len(dst), g.NetWidth, g.NetHeight, g.NetWidth*g.NetHeight)
+	}
+	if g.Width != g.NetWidth || g.Height != g.NetHeight {
+		for i := range dst {
+			dst[i] = ignore
+		}
+	}
+	// OpenCV computes the inverse scale in double precision and floors: the same expression here gives the
+	// same source index in the rare cases where x·src/dst lands a rounding error below an integer.
+	nearest := func(n, src, dst int) []int32 {
+		idx := make([]int32, n)
+		ifx := 1 / (float64(dst) / float64(src))
+		for x := range idx {
+			idx[x] = int32(min(int(math.Floor(float64(x)*ifx)), src-1))
+		}
+		return idx
+	}
+	xs := nearest(g.Width, g.SrcWidth, g.Width)
+	ys := nearest(g.Height, g.SrcHeight, g.Height)
+	for y, sy := range ys {
+		row := src[int(sy)*g.SrcWidth : (int(sy)+1)*g.SrcWidth]
+		out := dst[(g.Y+y)*g.NetWidth+g.X : (g.Y+y)*g.NetWidth+g.X+g.Width]
+		for x, sx := range xs {
+			out[x] = row[sx]
+		}
+	}
+	return nil
+}

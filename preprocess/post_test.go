@@ -95,6 +95,18 @@ func TestPalettes(t *testing.T) {
 	if len(PaletteNYUDv2) != 40 || len(ClassesNYUDv2) != 40 || len(PaletteSUNRGBD) != 37 || len(ClassesSUNRGBD) != 37 {
 		t.Fatalf("palette sizes %d/%d %d/%d", len(PaletteNYUDv2), len(ClassesNYUDv2), len(PaletteSUNRGBD), len(ClassesSUNRGBD))
 	}
+	for _, name := range []string{"nyudv2", "SUNRGBD"} {
+		cs, ok := KnownClasses(name)
+		if !ok || len(cs.Names) != len(cs.Palette) || cs.Dataset != strings.ToLower(name) {
+			t.Fatalf("KnownClasses(%q) = %+v, %v", name, cs, ok)
+		}
+	}
+	if _, ok := KnownClasses("cityscapes"); ok {
+		t.Fatal("an unknown data set has classes")
+	}
+	if g := GenericClasses("mine", 3); len(g.Names) != 3 || g.Names[2] != "class_2" || g.Palette[0] == [3]uint8{} || g.Dataset != "mine" {
+		t.Fatalf("GenericClasses = %+v", g)
+	}
 	seen := map[[3]uint8]bool{}
 	for _, c := range PaletteNYUDv2 {
 		if seen[c] || c == [3]uint8{} {
@@ -129,5 +141,62 @@ func TestRegisterDepthChecksTheDepthCameraSize(t *testing.T) {
 	d, err := RegisterDepth(DepthImage{4, 3, []float32{1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12}}, reg, false)
 	if err != nil || d.Width != 4 || d.Height != 3 || d.Pix[11] != 12 {
 		t.Fatalf("registered %+v, %v", d, err)
+	}
+}
+
+// TestLabelsToNetStaysAlignedWithTheDepthTensor maps a label map whose value is each pixel's index and a depth
+// image that encodes the same index through Spec.InputTo and LabelsToNet: every network pixel must read the
+// same source pixel in both (the same nearest rule), and letterbox padding must be the ignore label.
+func TestLabelsToNetStaysAlignedWithTheDepthTensor(t *testing.T) {
+	checkMats(t)
+	for _, tc := range []struct {
+		w, h, netW, netH int
+		resize           Resize
+	}{
+		{97, 61, 64, 48, Stretch},
+		{64, 48, 97, 61, Stretch},
+		{80, 60, 48, 48, Letterbox},
+		{60, 80, 64, 40, Letterbox},
+		{33, 33, 33, 33, Stretch},
+	} {
+		s := DefaultSpec()
+		s.Height, s.Width, s.Resize = tc.netH, tc.netW, tc.resize
+		rgb := NewRGBImage(tc.w, tc.h)
+		depth := DepthImage{Width: tc.w, Height: tc.h, Pix: make([]float32, tc.w*tc.h)}
+		labels := make([]uint16, tc.w*tc.h)
+		for i := range labels {
+			labels[i] = uint16(i)
+			depth.Pix[i] = 1 + float32(i)/1024
+		}
+		var in Input
+		if err := s.InputTo(&in, rgb, depth, nil); err != nil {
+			t.Fatal(err)
+		}
+		got := make([]uint16, tc.netW*tc.netH)
+		const ignore = 65535
+		if err := LabelsToNet(in.Geometry, got, labels, ignore); err != nil {
+			t.Fatal(err)
+		}
+		padded := 0
+		for i, l := range got {
+			d := in.Depth[i]
+			if d == s.InvalidDepth {
+				padded++
+				if l != ignore {
+					t.Fatalf("%+v: padding pixel %d has label %d, want ignore", tc, i, l)
+				}
+				continue
+			}
+			if want := uint16(math.Round(float64(d-1) * 1024)); l != want {
+				t.Fatalf("%+v: network pixel %d reads source pixel %d for labels but %d for depth", tc, i, l, want)
+			}
+		}
+		if (tc.resize == Letterbox) != (padded > 0) {
+			t.Fatalf("%+v: %d padding pixels", tc, padded)
+		}
+	}
+	g := DefaultSpec().Geometry(64, 48)
+	if err := LabelsToNet(g, make([]uint8, 10), make([]uint8, 64*48), 255); err == nil || !strings.Contains(err.Error(), "network-size labels have 10 pixels") {
+		t.Fatalf("err = %v", err)
 	}
 }

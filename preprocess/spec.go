@@ -189,11 +189,21 @@ func (s Spec) Metadata() map[string]string {
 	}
 }
 
+// specKeys lists every key Spec.Metadata writes; SpecFromMetadata needs all.
+var specKeys = []string{KeyHeight, KeyWidth, KeyResize, KeyRGBInterp, KeyRGBScale, KeyMean, KeyStd, KeyDepthEncoding,
+	KeyDepthChannels, KeyDepthScale, KeyDepthMean, KeyDepthStd, KeyDepthMin, KeyDepthMax, KeyInvalidDepth}
+
 // SpecFromMetadata reads a Spec from model metadata. Keys without the
-// "preprocess." prefix are ignored; a missing key keeps DefaultSpec's value;
-// a malformed value or an unknown preprocess key is an error.
+// "preprocess." prefix are ignored. Every key Spec.Metadata writes is
+// required: a model file that does not say how it was fed is refused, never
+// fed a default. A malformed value or an unknown preprocess key is an error.
 func SpecFromMetadata(md map[string]string) (Spec, error) {
-	s := DefaultSpec()
+	for _, k := range specKeys {
+		if _, ok := md[k]; !ok {
+			return Spec{}, fmt.Errorf("preprocess: model metadata has no %s", k)
+		}
+	}
+	var s Spec
 	keys := make([]string, 0, len(md))
 	for k := range md {
 		keys = append(keys, k)

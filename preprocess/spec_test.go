@@ -27,7 +27,7 @@ func TestSpecMetadataRoundTrips(t *testing.T) {
 	}
 }
 
-func TestSpecFromMetadataNamesTheBadValue(t *testing.T) {
+func TestSpecFromMetadataNamesTheBadOrMissingValue(t *testing.T) {
 	tests := []struct {
 		key, value, want string
 	}{
@@ -40,14 +40,24 @@ func TestSpecFromMetadataNamesTheBadValue(t *testing.T) {
 		{"preprocess.colour", "1", "unknown key"},
 		{KeyWidth, "0", "input size 0x480"},
 		{KeyDepthMax, "-1", "depth range"},
+		{KeyDepthStd, "", "want three comma-separated numbers"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.key, func(t *testing.T) {
-			_, err := SpecFromMetadata(map[string]string{tt.key: tt.value})
+			md := DefaultSpec().Metadata()
+			md[tt.key] = tt.value
+			_, err := SpecFromMetadata(md)
 			if err == nil || !strings.Contains(err.Error(), tt.want) {
 				t.Fatalf("err = %v, want %q", err, tt.want)
 			}
 		})
+	}
+	for _, k := range specKeys {
+		md := DefaultSpec().Metadata()
+		delete(md, k)
+		if _, err := SpecFromMetadata(md); err == nil || !strings.Contains(err.Error(), "model metadata has no "+k) {
+			t.Errorf("without %s: err = %v, want it named as missing", k, err)
+		}
 	}
 	s := DefaultSpec()
 	s.DepthEncoding, s.DepthChannels = HHA, 1

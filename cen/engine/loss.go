@@ -86,28 +86,3 @@ func CrossEntropy(logits *Tensor, labels []uint8, ignore uint8) (loss float64, d
 	}
 	return loss * inv, dlogits
 }
-
-// Argmax returns, per pixel of x [N, K, H, W], the channel with the largest
-// value (N*H*W values); ties go to the lowest channel.
-func Argmax(x *Tensor) []int32 {
-	hw := x.H * x.W
-	out := make([]int32, x.N*hw)
-	parallelFor(x.N*x.H, x.C*x.W, func(lo, hi int) {
-		best := make([]float32, x.W)
-		for r := lo; r < hi; r++ {
-			s, h := r/x.H, r%x.H
-			idx := out[s*hw+h*x.W : s*hw+(h+1)*x.W]
-			clear(idx)
-			copy(best, x.Data[s*x.C*hw+h*x.W:s*x.C*hw+(h+1)*x.W])
-			for c := 1; c < x.C; c++ {
-				o := (s*x.C+c)*hw + h*x.W
-				for j, v := range x.Data[o : o+x.W] {
-					if v > best[j] {
-						best[j], idx[j] = v, int32(c)
-					}
-				}
-			}
-		}
-	})
-	return out
-}

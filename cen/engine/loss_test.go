@@ -51,13 +51,3 @@ func TestCrossEntropyGradientMatchesFiniteDifferences(t *testing.T) {
 	}
 	checkGrad(t, "dlogits", x.Data, d.Data, f, 1e-2, 1e-2, rng)
 }
-
-func TestArgmaxTiesPickLowestChannel(t *testing.T) {
-	// Shape [1, 3, 1, 2]: pixel 0 ties channels 1 and 2, pixel 1 ties 0 and 2.
-	x := TensorFrom(1, 3, 1, 2, []float32{0, 5, 2, 1, 2, 5})
-	got := Argmax(x)
-	want := []int32{1, 0}
-	if got[0] != want[0] || got[1] != want[1] {
-		t.Fatalf("Argmax = %v, want %v", got, want)
-	}
-}

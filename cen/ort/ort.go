@@ -134,12 +134,39 @@ func Init(loc Location) error {
 		}
 		return nil
 	}
+	level, err := logLevel(os.Getenv(LogLevelEnvVar))
+	if err != nil {
+		return err
+	}
 	ort.SetSharedLibraryPath(loc.Path)
-	if err := ort.InitializeEnvironment(ort.WithLogLevelError()); err != nil {
+	if err := ort.InitializeEnvironment(level); err != nil {
 		return fmt.Errorf("loading ONNX Runtime from %s (%s): %w", loc.Path, loc.Source, err)
 	}
 	initPath = loc.Path
 	return nil
+}
+
+// LogLevelEnvVar names the environment variable that sets ONNX Runtime's own log level ("verbose", "info",
+// "warning", "error" or "fatal"). It defaults to fatal: every failure reaches cen as a returned error, which cen
+// reports itself in one line (a missing GPU provider, for one, is expected on most machines and is reported
+// by `cen doctor` and the device fallback, not by ONNX Runtime's log). The level is set once, when the library
+// is loaded.
+const LogLevelEnvVar = "CEN_ORT_LOG_LEVEL"
+
+func logLevel(v string) (ort.EnvironmentOption, error) {
+	switch strings.ToLower(v) {
+	case "", "fatal":
+		return ort.WithLogLevelFatal(), nil
+	case "error":
+		return ort.WithLogLevelError(), nil
+	case "warning":
+		return ort.WithLogLevelWarning(), nil
+	case "info":
+		return ort.WithLogLevelInfo(), nil
+	case "verbose":
+		return ort.WithLogLevelVerbose(), nil
+	}
+	return nil, fmt.Errorf("%s=%q: use verbose, info, warning, error or fatal", LogLevelEnvVar, v)
 }
 
 // Load finds and initialises the library in one step (see Find and Init).
@@ -173,10 +200,6 @@ func Providers() ([]Provider, error) {
 	if !ort.IsInitialized() {
 		return nil, errors.New("ONNX Runtime is not loaded")
 	}
-	// A missing provider is the expected case on most machines: keep ONNX Runtime's own error log quiet while
-	// probing and report the reason through the return value instead.
-	ort.SetEnvironmentLogLevel(ort.LoggingLevelFatal)
-	defer ort.SetEnvironmentLogLevel(ort.LoggingLevelError)
 	out := []Provider{{Name: "cpu", Available: true}}
 	out = append(out, probe("cuda", func(o *ort.SessionOptions) error {
 		c, err := ort.NewCUDAProviderOptions()

@@ -47,8 +47,12 @@ type Options struct {
 	Logger func(string)
 }
 
-// Session is a deployable model loaded into ONNX Runtime. Run is safe for concurrent use (calls are
-// serialised); Close releases everything.
+// Session is a deployable model loaded into ONNX Runtime.
+//
+// Threading: a Session may be shared by goroutines. Run calls are serialised (one ONNX Runtime run at a time
+// per session, which is also what keeps its intra-op thread pool from being oversubscribed); each call writes
+// its outputs into the Result its caller passes, so results of concurrent callers never mix. Close waits for
+// a running Run and must not be called concurrently with new ones.
 type Session struct {
 	path   string
 	info   *cen.ModelInfo
@@ -83,8 +87,8 @@ func (b *buffers) destroy() {
 	}
 }
 
-// Result is the output of one Run. Its slices are the session's buffers: the next Run overwrites them (Clone
-// keeps a copy).
+// Result is the output of one Run. Its slices belong to the caller: Run grows them when they are too short
+// and reuses them otherwise, so a caller that keeps one Result per stream allocates nothing per frame.
 type Result struct {
 	// N is the batch size; Height and Width the input size.
 	N, Height, Width int
@@ -94,40 +98,12 @@ type Result struct {
 	LogitsHeight, LogitsWidth int
 	// Logits is the ensemble's logits [N, K, LogitsHeight, LogitsWidth].
 	Logits []float32
-	// Labels is the class per pixel [N, Height, Width] when the model has at most 255 classes; nil otherwise.
-	Labels []uint8
-	// Labels16 is the class per pixel when the model has more than 255 classes; nil otherwise.
-	Labels16 []uint16
+	// Labels is the class per pixel [N, Height, Width] (the graph's uint8 or uint16 labels, widened).
+	Labels []uint16
 	// Confidence is the largest softmax probability per pixel [N, Height, Width].
 	Confidence []float32
 	// PerModality holds each modality's logits (same layout as Logits) for models exported with them.
 	PerModality [][]float32
-}
-
-// Label returns the class of pixel i (in [0, N·Height·Width)).
-func (r *Result) Label(i int) int {
-	if r.Labels != nil {
-		return int(r.Labels[i])
-	}
-	return int(r.Labels16[i])
-}
-
-// Clone returns a copy of r that no later Run changes.
-func (r *Result) Clone() *Result {
-	c := *r
-	c.Logits = append([]float32(nil), r.Logits...)
-	c.Confidence = append([]float32(nil), r.Confidence...)
-	if r.Labels != nil {
-		c.Labels = append([]uint8(nil), r.Labels...)
-	}
-	if r.Labels16 != nil {
-		c.Labels16 = append([]uint16(nil), r.Labels16...)
-	}
-	c.PerModality = nil
-	for _, p := range r.PerModality {
-		c.PerModality = append(c.PerModality, append([]float32(nil), p...))
-	}
-	return &c
 }
 
 // Inspect reads and checks a model file without loading ONNX Runtime (cen info uses it).
@@ -167,9 +143,6 @@ func Open(path string, opt Options) (*Session, error) {
 	candidates := []string{device}
 	if device == "auto" {
 		candidates = []string{"tensorrt", "cuda", "cpu"}
-		// Missing GPU providers are expected on most machines: report them through the log line below rather
-		// than ONNX Runtime's own error log.
-		ort.SetEnvironmentLogLevel(ort.LoggingLevelFatal)
 	}
 	for _, d := range candidates {
 		sess, err := s.newSession(data, d, opt)
@@ -178,15 +151,9 @@ func Open(path string, opt Options) (*Session, error) {
 			break
 		}
 		if device != "auto" || d == "cpu" {
-			if device == "auto" {
-				ort.SetEnvironmentLogLevel(ort.LoggingLevelError)
-			}
 			return nil, fmt.Errorf("%s: cannot run on %s: %w", path, d, err)
 		}
 		log("onnxruntime: %s not used: %s", d, reason(err))
-	}
-	if device == "auto" {
-		ort.SetEnvironmentLogLevel(ort.LoggingLevelError)
 	}
 	threads := "default threads"
 	if opt.IntraOpThreads > 0 {
@@ -205,11 +172,11 @@ func Open(path string, opt Options) (*Session, error) {
 				h, w = 480, 640
 			}
 		}
-		in, err := s.Inputs(1, h, w)
-		if err == nil {
-			_, err = s.Run(in, 1, h, w)
+		in := make([][]float32, len(info.Modalities))
+		for i := range in {
+			in[i] = make([]float32, 3*h*w)
 		}
-		if err != nil {
+		if err := s.Run(in, 1, h, w, &Result{}); err != nil {
 			s.Close()
 			return nil, fmt.Errorf("%s: warm-up run on %s: %w", path, s.device, err)
 		}
@@ -326,61 +293,54 @@ func (s *Session) Device() string { return s.device }
 // Path is the model file.
 func (s *Session) Path() string { return s.path }
 
-// Inputs returns the session's input buffers for a batch of n images of h×w, one [n, 3, h, w] slice per
-// modality in the model's order. Filling them and passing them to Run avoids a copy.
-func (s *Session) Inputs(n, h, w int) ([][]float32, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	b, err := s.buffersFor(n, h, w)
-	if err != nil {
-		return nil, err
-	}
-	return b.inData, nil
-}
-
-// Run runs the model on one [n, 3, h, w] slice per modality (already preprocessed; see preprocess/). The
-// result's slices are reused by the next Run.
-func (s *Session) Run(inputs [][]float32, n, h, w int) (*Result, error) {
+// Run runs the model on one [n, 3, h, w] slice per modality (already preprocessed; see preprocess/) and writes
+// the outputs into dst.
+func (s *Session) Run(inputs [][]float32, n, h, w int, dst *Result) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if s.sess == nil {
-		return nil, errors.New("session is closed")
+		return errors.New("session is closed")
 	}
 	mods := s.info.Modalities
 	if len(inputs) != len(mods) {
-		return nil, fmt.Errorf("%s takes %d inputs %v, got %d", s.path, len(mods), mods, len(inputs))
+		return fmt.Errorf("%s takes %d inputs %v, got %d", s.path, len(mods), mods, len(inputs))
 	}
 	b, err := s.buffersFor(n, h, w)
 	if err != nil {
-		return nil, err
+		return err
 	}
 	size := n * 3 * h * w
 	for i, x := range inputs {
 		if len(x) != size {
-			return nil, fmt.Errorf("input %q holds %d values, want %d for [%d 3 %d %d]", mods[i], len(x), size, n, h, w)
+			return fmt.Errorf("input %q holds %d values, want %d for [%d 3 %d %d]", mods[i], len(x), size, n, h, w)
 		}
-		if &x[0] != &b.inData[i][0] {
-			copy(b.inData[i], x)
-		}
+		copy(b.inData[i], x)
 	}
 	in := make([]ort.Value, len(b.in))
 	for i, t := range b.in {
 		in[i] = t
 	}
 	if err := s.sess.Run(in, b.vals); err != nil {
-		return nil, fmt.Errorf("%s: run on %s: %w", s.path, s.device, err)
+		return fmt.Errorf("%s: run on %s: %w", s.path, s.device, err)
 	}
-	r := &Result{N: n, Height: h, Width: w, Classes: s.info.Classes, LogitsHeight: b.lh, LogitsWidth: b.lw,
-		Logits: b.logits.GetData(), Confidence: b.conf.GetData()}
+	*dst = Result{N: n, Height: h, Width: w, Classes: s.info.Classes, LogitsHeight: b.lh, LogitsWidth: b.lw,
+		Logits: append(dst.Logits[:0], b.logits.GetData()...), Confidence: append(dst.Confidence[:0], b.conf.GetData()...),
+		Labels: dst.Labels[:0], PerModality: dst.PerModality[:0]}
 	if b.labels8 != nil {
-		r.Labels = b.labels8.GetData()
+		for _, v := range b.labels8.GetData() {
+			dst.Labels = append(dst.Labels, uint16(v))
+		}
 	} else {
-		r.Labels16 = b.labels16.GetData()
+		dst.Labels = append(dst.Labels, b.labels16.GetData()...)
 	}
-	for _, t := range b.perMod {
-		r.PerModality = append(r.PerModality, t.GetData())
+	for i, t := range b.perMod {
+		var keep []float32
+		if i < cap(dst.PerModality) {
+			keep = dst.PerModality[:i+1][i]
+		}
+		dst.PerModality = append(dst.PerModality, append(keep[:0], t.GetData()...))
 	}
-	return r, nil
+	return nil
 }
 
 // buffersFor returns the tensors for n×h×w, allocating them when the size changed. Callers hold s.mu.

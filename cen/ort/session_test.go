@@ -6,7 +6,6 @@ import (
 	"math"
 	"math/rand/v2"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -16,134 +15,21 @@ import (
 
 	"github.com/cen-ros/cen/cen"
 	"github.com/cen-ros/cen/cen/engine"
+	"github.com/cen-ros/cen/internal/modeltest"
 )
 
-// testNetwork builds a narrow network whose batch norms have random statistics and whose exchanging batch
-// norms have about a third of their γ below the threshold, so that batch-norm folding and the exchange both
-// change the result.
-func testNetwork(t testing.TB, arch string, m int, seed uint64) *cen.Model {
-	t.Helper()
-	cfg := cen.DefaultConfig(arch)
-	cfg.Modalities = []string{"rgb", "depth", "hha", "ir"}[:m]
-	cfg.Classes = 7
-	cfg.Width = 0.125
-	if strings.HasPrefix(arch, "refinenet") {
-		cfg.Width = 0.0625
-	}
-	model, err := cen.New(cfg, seed)
-	if err != nil {
-		t.Fatal(err)
-	}
-	rng := rand.New(rand.NewPCG(seed, 11))
-	for _, p := range model.Params() {
-		isBN := strings.Contains(p.Name, ".bn_")
-		switch {
-		case isBN && strings.HasSuffix(p.Name, ".running_var"):
-			for i := range p.Data {
-				p.Data[i] = 0.5 + rng.Float32()
-			}
-		case isBN && strings.HasSuffix(p.Name, ".weight"):
-			for i := range p.Data {
-				p.Data[i] = 0.5 + rng.Float32()
-			}
-		case isBN || strings.HasSuffix(p.Name, ".bias"): // β, running mean, decoder biases
-			for i := range p.Data {
-				p.Data[i] = 0.2 * float32(rng.NormFloat64())
-			}
-		case p.Name == "alpha":
-			for i := range p.Data {
-				p.Data[i] = 0.4 * float32(i)
-			}
-		}
-	}
-	exchanged := 0
-	for _, x := range model.ExchangeBNs() {
-		for i := range x.Gamma {
-			if rng.IntN(3) == 0 {
-				x.Gamma[i] = (rng.Float32()*2 - 1) * cfg.Threshold * 0.9
-				exchanged++
-			}
-		}
-	}
-	if exchanged == 0 {
-		t.Fatal("no channel is exchanged")
-	}
-	// Scale the classifier so the logits spread over a few units: deep random networks give logits in the
-	// hundreds, where every pixel's confidence is 1 and arg-max ties never come near.
-	ts, _ := randomInputs(m, 1, 64, 64, seed)
-	out, err := model.Forward(ts)
-	if err != nil {
-		t.Fatal(err)
-	}
-	var ss float64
-	for _, v := range out.Ensemble.Data {
-		ss += float64(v) * float64(v)
-	}
-	scale := float32(2 / math.Sqrt(ss/float64(len(out.Ensemble.Data))))
-	for _, name := range []string{"clf_conv.weight", "clf_conv.bias"} {
-		for i := range model.Param(name).Data {
-			model.Param(name).Data[i] *= scale
-		}
-	}
-	return model
-}
-
-func checkONNX(t testing.TB, path string) {
-	t.Helper()
-	out, err := exec.Command("/usr/bin/python3", "-c",
-		"import onnx,sys; onnx.checker.check_model(onnx.load(sys.argv[1]), full_check=True)", path).CombinedOutput()
-	if err != nil {
-		t.Fatalf("ONNX checker rejects %s (python3-onnx is installed by `make setup`): %v\n%s", path, err, out)
-	}
-}
-
-func export(t testing.TB, m *cen.Model, opt cen.ExportOptions) string {
-	t.Helper()
-	path := filepath.Join(t.TempDir(), "model.onnx")
-	f, err := os.Create(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := m.ExportONNX(f, opt); err != nil {
-		t.Fatal(err)
-	}
-	if err := f.Close(); err != nil {
-		t.Fatal(err)
-	}
-	checkONNX(t, path)
-	return path
-}
+var (
+	testNetwork  = modeltest.Network
+	export       = modeltest.Export
+	randomInputs = modeltest.Inputs
+	relErr       = modeltest.RelErr
+)
 
 func needLibrary(t testing.TB) {
 	t.Helper()
 	if _, err := Load(""); err != nil {
 		t.Fatalf("ONNX Runtime is needed (make setup installs it): %v", err)
 	}
-}
-
-func randomInputs(m, n, h, w int, seed uint64) ([]*engine.Tensor, [][]float32) {
-	rng := rand.New(rand.NewPCG(seed, 5))
-	var ts []*engine.Tensor
-	var raw [][]float32
-	for i := 0; i < m; i++ {
-		t := engine.NewTensor(n, 3, h, w)
-		for j := range t.Data {
-			t.Data[j] = float32(rng.NormFloat64())
-		}
-		ts = append(ts, t)
-		raw = append(raw, t.Data)
-	}
-	return ts, raw
-}
-
-// relErr is max|got-want| / max|want|.
-func relErr(got, want []float32) float64 {
-	var d, r float64
-	for i := range want {
-		d = math.Max(d, math.Abs(float64(got[i]-want[i])))
-		r = math.Max(r, math.Abs(float64(want[i])))
-	}
-	return d / r
 }
 
 // compare checks ONNX Runtime's outputs against the Go engine's forward pass on the same inputs: logits to
@@ -156,8 +42,8 @@ func compare(t *testing.T, m *cen.Model, s *Session, n, h, w int, seed uint64) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	got, err := s.Run(raw, n, h, w)
-	if err != nil {
+	var got Result
+	if err := s.Run(raw, n, h, w, &got); err != nil {
 		t.Fatal(err)
 	}
 	if got.LogitsHeight != want.Ensemble.H || got.LogitsWidth != want.Ensemble.W {
@@ -171,18 +57,27 @@ func compare(t *testing.T, m *cen.Model, s *Session, n, h, w int, seed uint64) {
 			t.Errorf("logits of modality %d differ by %.2g relative", i, e)
 		}
 	}
+	// The engine's labels, computed here independently of both: bicubic upsampling (the engine's kernel,
+	// tested against OpenCV) and a plain arg-max.
 	up := engine.ResizeBicubic(want.Ensemble, h, w)
-	labels := engine.Argmax(up)
+	K, hw := up.C, h*w
 	diff := 0
-	for i, l := range labels {
-		if got.Label(i) != int(l) {
+	for p := 0; p < n*hw; p++ {
+		s, j := p/hw, p%hw
+		best := 0
+		for k := 1; k < K; k++ {
+			if up.Data[(s*K+k)*hw+j] > up.Data[(s*K+best)*hw+j] {
+				best = k
+			}
+		}
+		if int(got.Labels[p]) != best {
 			diff++
 		}
 	}
+	labels := got.Labels
 	if float64(diff) > 1e-4*float64(len(labels)) {
 		t.Errorf("labels differ on %d of %d pixels (more than 0.01 %%)", diff, len(labels))
 	}
-	K, hw := up.C, h*w
 	var worst float64
 	for p := 0; p < n*hw; p++ {
 		s, j := p/hw, p%hw
@@ -226,15 +121,8 @@ func TestONNXRuntimeMatchesTheEngine(t *testing.T) {
 				t.Errorf("device %q arch %q", s.Device(), s.Info().Arch)
 			}
 			compare(t, model, s, 2, 96, 128, 2)
-			// The session's own buffers are accepted without a copy.
-			in, err := s.Inputs(2, 96, 128)
-			if err != nil {
-				t.Fatal(err)
-			}
-			if _, err := s.Run(in, 2, 96, 128); err != nil {
-				t.Fatal(err)
-			}
-			if _, err := s.Run(in, 2, 64, 64); err == nil || !strings.Contains(err.Error(), "export with --dynamic") {
+			_, in := randomInputs(tc.m, 2, 64, 64, 1)
+			if err := s.Run(in, 2, 64, 64, &Result{}); err == nil || !strings.Contains(err.Error(), "export with --dynamic") {
 				t.Errorf("a fixed-size model accepted another size: %v", err)
 			}
 		})
@@ -367,5 +255,60 @@ func TestOpenRejectsFilesThatAreNotCENModels(t *testing.T) {
 	}
 	if _, err := Open(filepath.Join(dir, "absent.onnx"), Options{}); err == nil || !strings.Contains(err.Error(), "absent.onnx") {
 		t.Errorf("missing file: %v", err)
+	}
+}
+
+// TestConcurrentRunsKeepTheirOwnResults runs one session from two goroutines, each with its own inputs and
+// Result, and compares every result with the same inputs run alone: Run serialises the ONNX Runtime calls and
+// writes into the caller's buffers, so results never mix (run under -race by make test).
+func TestConcurrentRunsKeepTheirOwnResults(t *testing.T) {
+	needLibrary(t)
+	model := testNetwork(t, "lite-r18", 2, 4)
+	path := export(t, model, cen.ExportOptions{Height: 64, Width: 64})
+	s, err := Open(path, Options{Device: "cpu", IntraOpThreads: 1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	const frames = 6
+	inputs := make([][][]float32, frames)
+	want := make([]Result, frames)
+	for i := range inputs {
+		_, inputs[i] = randomInputs(2, 1, 64, 64, uint64(10+i))
+		if err := s.Run(inputs[i], 1, 64, 64, &want[i]); err != nil {
+			t.Fatal(err)
+		}
+	}
+	errs := make(chan error, 2)
+	for g := 0; g < 2; g++ {
+		go func(g int) {
+			var res Result // one per goroutine, reused across its frames
+			for rep := 0; rep < 3; rep++ {
+				for i := g; i < frames; i += 2 {
+					if err := s.Run(inputs[i], 1, 64, 64, &res); err != nil {
+						errs <- err
+						return
+					}
+					if relErr(res.Logits, want[i].Logits) != 0 || fmt.Sprint(res.Labels) != fmt.Sprint(want[i].Labels) {
+						errs <- fmt.Errorf("goroutine %d, frame %d: result differs from the same frame run alone", g, i)
+						return
+					}
+				}
+			}
+			errs <- nil
+		}(g)
+	}
+	for g := 0; g < 2; g++ {
+		if err := <-errs; err != nil {
+			t.Error(err)
+		}
+	}
+	// A result kept by the caller is not changed by later runs.
+	keep := want[0].Logits[0]
+	if err := s.Run(inputs[1], 1, 64, 64, &Result{}); err != nil {
+		t.Fatal(err)
+	}
+	if want[0].Logits[0] != keep {
+		t.Fatal("a later Run changed an earlier result")
 	}
 }

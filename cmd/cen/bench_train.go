@@ -2,6 +2,7 @@ package main
 
 import (
 	"encoding/json"
+	"fmt"
 	"io"
 	"math/rand/v2"
 	"os"
@@ -29,6 +30,16 @@ func benchTrain(args []string, stdout, stderr io.Writer) error {
 	cpuprofile := fs.String("cpuprofile", "", "write a CPU profile of the timed steps (go tool pprof)")
 	if err := fs.Parse(args); err != nil {
 		return err
+	}
+	switch {
+	case *batch < 1 || *iters < 1 || *warmup < 0 || *threads < 1:
+		return fmt.Errorf("--batch %d, --iters %d, --warmup %d, --threads %d: batch, timed steps and threads must be at least 1", *batch, *iters, *warmup, *threads)
+	case *mods < 1 || *mods > 8:
+		return fmt.Errorf("--modalities %d: want 1 to 8", *mods)
+	case *classes < 1 || *classes > 255:
+		return fmt.Errorf("--classes %d: want 1 to 255", *classes)
+	case *h < 32 || *w < 32:
+		return fmt.Errorf("--height %d --width %d: the network needs at least 32×32", *h, *w)
 	}
 	engine.SetThreads(*threads)
 	cfg := cen.DefaultConfig(*arch)

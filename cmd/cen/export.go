@@ -6,7 +6,6 @@ import (
 	"flag"
 	"fmt"
 	"io"
-	"os"
 	"strings"
 
 	"github.com/cen-ros/cen/cen"
@@ -19,18 +18,16 @@ func init() {
 }
 
 func runExport(args []string, stdout, stderr io.Writer) error {
-	fs := newFlags("export", "CKPT -o model.onnx [--height H --width W | --dynamic] [--per-modality] [--dataset D] [--class-names FILE] [--palette FILE]", stderr)
+	fs := newFlags("export", "CKPT -o model.onnx [--height H --width W | --dynamic] [--per-modality] [--class-names FILE] [--palette FILE]", stderr)
 	out := fs.String("o", "", "output ONNX file (required)")
-	h := fs.Int("height", 480, "input height of a fixed-size model")
-	w := fs.Int("width", 640, "input width of a fixed-size model")
+	h := fs.Int("height", 0, "input height of a fixed-size model (default: the checkpoint's recipe)")
+	w := fs.Int("width", 0, "input width of a fixed-size model")
 	dynamic := fs.Bool("dynamic", false, "accept any input size (height and width are symbolic)")
 	perMod := fs.Bool("per-modality", false, "also output each modality's logits (logits_<modality>)")
-	dataset := fs.String("dataset", "", "training data set recorded in the metadata (nyudv2 and sunrgbd also give class names and palette)")
-	namesFile := fs.String("class-names", "", "file with one class name per line, in label order")
-	paletteFile := fs.String("palette", "", "palette file (R G B [name] per line, see preprocess.LoadPalette)")
-	random := fs.String("random", "", "export an untrained network of this architecture instead of a checkpoint (benchmarks)")
+	rf := addRecipeFlags(fs, "")
+	random := fs.String("random", "", "export an untrained network of this architecture instead of a checkpoint (benchmarks), with the official recipe")
 	classes := fs.Int("classes", 40, "classes of the --random network")
-	mods := fs.Int("modalities", 2, "modalities of the --random network")
+	mods := fs.Int("modalities", 2, "modalities of the --random network (rgb, depth)")
 	var model *cen.Model
 	if i := indexOf(args, "--random", "-random"); i >= 0 || hasPrefixArg(args, "--random=", "-random=") {
 		if err := fs.Parse(args); err != nil {
@@ -39,9 +36,7 @@ func runExport(args []string, stdout, stderr io.Writer) error {
 		if fs.NArg() > 0 {
 			return fmt.Errorf("--random takes no checkpoint, got %v", fs.Args())
 		}
-		cfg := cen.DefaultConfig(*random)
-		cfg.Classes, cfg.Modalities = *classes, defaultModalities(*mods)
-		m, err := cen.New(cfg, 1)
+		m, err := randomModel(*random, *classes, *mods)
 		if err != nil {
 			return err
 		}
@@ -63,85 +58,85 @@ func runExport(args []string, stdout, stderr io.Writer) error {
 	if *out == "" {
 		return errors.New("missing -o model.onnx")
 	}
+	if (*h > 0) != (*w > 0) || *h < 0 || *w < 0 {
+		return fmt.Errorf("give both --height and --width (got %d and %d)", *h, *w)
+	}
 	cfg := model.Config()
-	opt := cen.ExportOptions{Height: *h, Width: *w, Dynamic: *dynamic, PerModality: *perMod, Dataset: *dataset, Version: version}
-	switch strings.ToLower(*dataset) {
-	case "nyudv2":
-		if cfg.Classes == len(preprocess.ClassesNYUDv2) {
-			opt.ClassNames, opt.Palette = preprocess.ClassesNYUDv2, toRGB(preprocess.PaletteNYUDv2)
-		}
-	case "sunrgbd":
-		if cfg.Classes == len(preprocess.ClassesSUNRGBD) {
-			opt.ClassNames, opt.Palette = preprocess.ClassesSUNRGBD, toRGB(preprocess.PaletteSUNRGBD)
-		}
+	base := model.Recipe()
+	recipe, err := rf.recipe(cfg.Classes, &base)
+	if err != nil {
+		return err
 	}
-	if opt.Palette == nil {
-		opt.Palette = toRGB(preprocess.VOCPalette(cfg.Classes + 1)[1:])
+	spec, err := preprocess.SpecFromMetadata(recipe.Preprocess)
+	if err != nil {
+		return err
 	}
-	if *paletteFile != "" {
-		pal, names, err := preprocess.LoadPalette(*paletteFile)
-		if err != nil {
-			return err
-		}
-		if len(pal) != cfg.Classes {
-			return fmt.Errorf("%s has %d colours for a network of %d classes", *paletteFile, len(pal), cfg.Classes)
-		}
-		opt.Palette = toRGB(pal)
-		if names[0] != "" {
-			opt.ClassNames = names
-		}
-	}
-	if *namesFile != "" {
-		names, err := readLines(*namesFile)
-		if err != nil {
-			return err
-		}
-		if len(names) != cfg.Classes {
-			return fmt.Errorf("%s names %d classes, the network has %d", *namesFile, len(names), cfg.Classes)
-		}
-		opt.ClassNames = names
-	}
-	// The preprocessing the model expects travels in its metadata. Checkpoints do not record it yet, so it is
-	// the official recipe at the export size.
-	spec := preprocess.DefaultSpec()
-	if !*dynamic {
+	// The input size goes into the recipe too: a node feeds the model at the size it was exported for.
+	if *h > 0 {
 		spec.Height, spec.Width = *h, *w
 	}
-	opt.Metadata = spec.Metadata()
-	if err := atomicfile.Write(*out, 0o644, func(wr io.Writer) error {
+	recipe.Preprocess = spec.Metadata()
+	if err := model.SetRecipe(recipe); err != nil {
+		return err
+	}
+	opt := cen.ExportOptions{Height: spec.Height, Width: spec.Width, Dynamic: *dynamic, PerModality: *perMod}
+	if err := writeONNX(model, *out, opt); err != nil {
+		return err
+	}
+	size := fmt.Sprintf("%dx%d", spec.Width, spec.Height)
+	if *dynamic {
+		size = "dynamic size (recipe " + size + ")"
+	}
+	fmt.Fprintf(stdout, "wrote %s: %s, %d classes (%s), modalities %v, %s, %.1f GFLOP per frame at %dx%d\n", *out, cfg.Arch, cfg.Classes,
+		datasetName(recipe.Dataset), cfg.Modalities, size, model.ConvFLOPs(1, spec.Height, spec.Width)/1e9, spec.Width, spec.Height)
+	return nil
+}
+
+// writeONNX exports m to path atomically.
+func writeONNX(m *cen.Model, path string, opt cen.ExportOptions) error {
+	if err := atomicfile.Write(path, 0o644, func(wr io.Writer) error {
 		bw := bufio.NewWriterSize(wr, 1<<20)
-		if err := model.ExportONNX(bw, opt); err != nil {
+		if err := m.ExportONNX(bw, opt); err != nil {
 			return err
 		}
 		return bw.Flush()
 	}); err != nil {
-		return fmt.Errorf("writing %s: %w", *out, err)
+		return fmt.Errorf("writing %s: %w", path, err)
 	}
-	size := "dynamic size"
-	if !*dynamic {
-		size = fmt.Sprintf("%dx%d", *w, *h)
-	}
-	fmt.Fprintf(stdout, "wrote %s: %s, %d classes, modalities %v, %s, %.1f GFLOP per frame at %dx%d\n", *out, cfg.Arch, cfg.Classes,
-		cfg.Modalities, size, model.ConvFLOPs(1, spec.Height, spec.Width)/1e9, spec.Width, spec.Height)
 	return nil
 }
 
-func toRGB(p preprocess.Palette) [][3]uint8 {
-	out := make([][3]uint8, len(p))
-	copy(out, p)
-	return out
+// exportTo exports m at a fixed h×w.
+func exportTo(m *cen.Model, path string, h, w int) error {
+	return writeONNX(m, path, cen.ExportOptions{Height: h, Width: w})
 }
 
-func readLines(path string) ([]string, error) {
-	b, err := os.ReadFile(path)
+// randomModel builds an untrained network with the official recipe (benchmarks).
+func randomModel(arch string, classes, mods int) (*cen.Model, error) {
+	if mods < 1 || mods > 2 {
+		return nil, fmt.Errorf("--modalities %d: a random network has 1 (rgb) or 2 (rgb, depth)", mods)
+	}
+	if classes < 1 || classes > 65535 {
+		return nil, fmt.Errorf("--classes %d: want 1 to 65535", classes)
+	}
+	cfg := cen.DefaultConfig(arch)
+	cfg.Classes, cfg.Modalities = classes, []string{"rgb", "depth"}[:mods]
+	m, err := cen.New(cfg, 1)
 	if err != nil {
 		return nil, err
 	}
-	var out []string
-	for _, l := range strings.Split(strings.TrimRight(string(b), "\n"), "\n") {
-		out = append(out, strings.TrimSpace(l))
+	cs := preprocess.GenericClasses("random", classes)
+	if err := m.SetRecipe(cen.Recipe{ClassNames: cs.Names, Palette: cs.Palette, Dataset: cs.Dataset, Preprocess: preprocess.DefaultSpec().Metadata()}); err != nil {
+		return nil, err
 	}
-	return out, nil
+	return m, nil
+}
+
+func datasetName(d string) string {
+	if d == "" {
+		return "data set unknown"
+	}
+	return d
 }
 
 func indexOf(args []string, names ...string) int {

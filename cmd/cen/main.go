@@ -12,9 +12,6 @@ import (
 	"sort"
 )
 
-// version is set at build time with -ldflags "-X main.version=..."; "dev" otherwise.
-var version = "0.1.0-dev"
-
 type command struct {
 	summary string
 	run     func(args []string, stdout, stderr io.Writer) error

@@ -6,6 +6,8 @@ import (
 	"strings"
 
 	"github.com/cen-ros/cen/cen"
+	"github.com/cen-ros/cen/infer"
+	"github.com/cen-ros/cen/preprocess"
 )
 
 func init() {
@@ -14,12 +16,13 @@ func init() {
 }
 
 func runImportTorch(args []string, stdout, stderr io.Writer) error {
-	fs := newFlags("import-torch", "FILE.pth.tar --arch A [--classes K] [--modalities rgb,depth] -o OUT.ckpt", stderr)
+	fs := newFlags("import-torch", "FILE.pth.tar --arch A [--classes K] [--modalities rgb,depth] [--dataset D] [--preprocess k=v,...] -o OUT.ckpt", stderr)
 	arch := fs.String("arch", "", "architecture: "+strings.Join(cen.Archs(), ", "))
 	classes := fs.Int("classes", 0, "number of classes (default: read from the checkpoint's classifier; 40 for a torchvision ResNet)")
 	mods := fs.String("modalities", "", "modality names in batch order (default: rgb,depth, or as many as the checkpoint has)")
 	width := fs.Float64("width", 1, "width multiplier of the network the checkpoint was trained with")
 	out := fs.String("o", "", "output checkpoint")
+	rf := addRecipeFlags(fs, "nyudv2")
 	file, err := parseWithFile(fs, args)
 	if err != nil {
 		return err
@@ -51,6 +54,14 @@ func runImportTorch(args []string, stdout, stderr io.Writer) error {
 	if err != nil {
 		return err
 	}
+	// The official recipe (the paper's preprocessing, NYUDv2's classes) unless the flags say otherwise.
+	recipe, err := rf.recipe(cfg.Classes, nil)
+	if err != nil {
+		return err
+	}
+	if err := m.SetRecipe(recipe); err != nil {
+		return err
+	}
 	rep, err := cen.ImportTorch(m, tf)
 	if err != nil {
 		return fmt.Errorf("%s: %w", file, err)
@@ -65,7 +76,7 @@ func runImportTorch(args []string, stdout, stderr io.Writer) error {
 	default:
 		fmt.Fprintf(stdout, "%s: CEN %s, %d modalities %v, %d classes, %d tensors\n", file, cfg.Arch, cfg.M(), cfg.Modalities, cfg.Classes, rep.Loaded)
 	}
-	fmt.Fprintf(stdout, "wrote %s\n", *out)
+	fmt.Fprintf(stdout, "wrote %s (classes of %s; preprocessing %s)\n", *out, datasetName(recipe.Dataset), describeSpec(recipe.Preprocess))
 	return nil
 }
 
@@ -76,6 +87,24 @@ func lookup(tf *cen.TorchFile, canonical string) (cen.TorchTensor, bool) {
 		}
 	}
 	return cen.TorchTensor{}, false
+}
+
+// printRecipe writes the class names and preprocessing a model file records.
+func printRecipe(w io.Writer, r cen.Recipe) {
+	n := min(len(r.ClassNames), 6)
+	more := ""
+	if n < len(r.ClassNames) {
+		more = ", ..."
+	}
+	fmt.Fprintf(w, "classes of    %s: %s%s\n", datasetName(r.Dataset), strings.Join(r.ClassNames[:n], ", "), more)
+	for _, k := range sortedKeys(r.Preprocess) {
+		fmt.Fprintf(w, "  %-26s %s\n", k, r.Preprocess[k])
+	}
+}
+
+// describeSpec summarises a recipe's preprocessing in a few words.
+func describeSpec(md map[string]string) string {
+	return fmt.Sprintf("%sx%s %s, depth %s", md[preprocess.KeyWidth], md[preprocess.KeyHeight], md[preprocess.KeyResize], md[preprocess.KeyDepthEncoding])
 }
 
 func defaultModalities(m int) []string {
@@ -114,7 +143,11 @@ func runInfo(args []string, stdout, stderr io.Writer) error {
 	if err != nil {
 		return err
 	}
-	if strings.HasSuffix(strings.ToLower(file), ".onnx") {
+	kind, err := infer.Kind(file)
+	if err != nil {
+		return err
+	}
+	if kind == "onnx" {
 		return onnxInfo(file, stdout)
 	}
 	m, info, err := cen.LoadCheckpoint(file)
@@ -128,12 +161,13 @@ func runInfo(args []string, stdout, stderr io.Writer) error {
 func printModelInfo(w io.Writer, file string, m *cen.Model, info *cen.CheckpointInfo) {
 	cfg := m.Config()
 	c := m.CountParams()
-	fmt.Fprintf(w, "file          %s\n", file)
+	fmt.Fprintf(w, "file          %s (cen checkpoint written by cen %s)\n", file, info.Recipe.Version)
 	fmt.Fprintf(w, "architecture  %s (width %g)\n", cfg.Arch, cfg.Width)
 	fmt.Fprintf(w, "modalities    %d: %s\n", cfg.M(), strings.Join(cfg.Modalities, ", "))
 	fmt.Fprintf(w, "classes       %d\n", cfg.Classes)
 	fmt.Fprintf(w, "parameters    %d total: encoder %d, decoder %d\n", c.Total, c.Encoder, c.Decoder)
 	fmt.Fprintf(w, "exchange      threshold %g, L1 lambda %g\n", cfg.Threshold, cfg.Lambda)
+	printRecipe(w, info.Recipe)
 	if len(info.State) > 0 {
 		fmt.Fprintf(w, "training      %s\n", info.State)
 	}

@@ -19,19 +19,11 @@ func onnxInfo(file string, w io.Writer) error {
 	if info.Dynamic() {
 		size = "dynamic"
 	}
-	fmt.Fprintf(w, "file          %s (ONNX IR %d, opset %d, exported by cen %s)\n", file, info.IRVersion, info.Opset, info.ExporterVersion)
+	fmt.Fprintf(w, "file          %s (ONNX IR %d, opset %d, exported by cen %s)\n", file, info.IRVersion, info.Opset, info.Recipe.Version)
 	fmt.Fprintf(w, "architecture  %s (width %g)\n", info.Arch, info.Width)
 	fmt.Fprintf(w, "modalities    %d: %s\n", len(info.Modalities), strings.Join(info.Modalities, ", "))
-	fmt.Fprintf(w, "classes       %d", info.Classes)
-	if len(info.ClassNames) > 0 {
-		n := min(len(info.ClassNames), 6)
-		fmt.Fprintf(w, ": %s", strings.Join(info.ClassNames[:n], ", "))
-		if n < len(info.ClassNames) {
-			fmt.Fprint(w, ", ...")
-		}
-	}
-	fmt.Fprintln(w)
-	fmt.Fprintf(w, "input         %s; exchange threshold %g; data set %q\n", size, info.Threshold, info.Dataset)
+	fmt.Fprintf(w, "classes       %d\n", info.Classes)
+	fmt.Fprintf(w, "input         %s; exchange threshold %g\n", size, info.Threshold)
 	if info.GFLOPs > 0 {
 		fmt.Fprintf(w, "compute       %.3g GFLOP per frame at %dx%d\n", info.GFLOPs, info.GFLOPsWidth, info.GFLOPsHeight)
 	}
@@ -40,11 +32,7 @@ func onnxInfo(file string, w io.Writer) error {
 		outs = append(outs, o.Name)
 	}
 	fmt.Fprintf(w, "outputs       %s\n", strings.Join(outs, ", "))
-	for _, k := range sortedKeys(info.Metadata) {
-		if strings.HasPrefix(k, "preprocess.") {
-			fmt.Fprintf(w, "  %-26s %s\n", k, info.Metadata[k])
-		}
-	}
+	printRecipe(w, info.Recipe)
 	return nil
 }
 

@@ -8,6 +8,7 @@ import (
 
 	"gocv.io/x/gocv"
 
+	"github.com/cen-ros/cen/cen"
 	"github.com/cen-ros/cen/cen/ort"
 )
 
@@ -21,7 +22,7 @@ func runVersion(args []string, stdout, stderr io.Writer) error {
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
-	fmt.Fprintf(stdout, "cen          %s\n", version)
+	fmt.Fprintf(stdout, "cen          %s\n", cen.Version)
 	fmt.Fprintf(stdout, "go           %s %s/%s\n", runtime.Version(), runtime.GOOS, runtime.GOARCH)
 	fmt.Fprintf(stdout, "opencv       %s (gocv %s)\n", gocv.OpenCVVersion(), gocv.Version())
 	if loc, err := ort.Load(*ortLib); err != nil {
