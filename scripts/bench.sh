@@ -13,8 +13,11 @@ echo
 echo "== Go benchmarks: preprocessing and post-processing of a 640x480 RGB-D pair on one core"
 GOMAXPROCS=1 OPENCV_FOR_THREADS_NUM=1 taskset -c 0 go test -run '^$' -bench 'Pipeline|Register|Input' -benchtime 50x -count 1 ./preprocess/
 echo
+echo "== Go benchmark: what the inference library adds around the backend at 640x480 (one core)"
+GOMAXPROCS=1 OPENCV_FOR_THREADS_NUM=1 taskset -c 0 go test -run '^$' -bench 'SegmentOverhead' -benchtime 30x -count 1 ./infer/
+echo
 echo "== Training step: Go engine vs PyTorch (same machine, same threads)"
 scripts/bench_train.sh refinenet-r50 240 320 2 1 2
 echo
-echo "== Inference: ONNX Runtime vs PyTorch eager (same machine, same threads)"
+echo "== Inference: Go engine vs ONNX Runtime vs PyTorch eager (same machine, same threads)"
 bash scripts/bench_infer.sh

@@ -21,6 +21,12 @@ step "CEN_WINOGRAD=always go test ./cen/"
 CEN_WINOGRAD=always go test -count=1 -v ./cen/ 2>&1 | tee -a "$log" | grep -E '^(ok|FAIL|---|panic)' || true
 [ "${PIPESTATUS[0]}" -eq 0 ] || status=1
 
+# The runtime packages (the inference path a node runs from several goroutines) run again with the race
+# detector; their tests include concurrent use of one ONNX Runtime session.
+step "go test -race ./cen/ort/ ./infer/ ./metrics/ ./node/..."
+go test -count=1 -race -v ./cen/ort/ ./infer/ ./metrics/ ./node/... 2>&1 | tee -a "$log" | grep -E '^(ok|FAIL|---|panic|WARNING: DATA RACE)' || true
+[ "${PIPESTATUS[0]}" -eq 0 ] || status=1
+
 # Packages that use GoCV also run with Mat leak counting (their tests assert the count returns to zero).
 mat_pkgs=$(go list -f '{{if or .TestImports .XTestImports}}{{.ImportPath}} {{join .Imports " "}} {{join .TestImports " "}}{{end}}' ./... |
   awk '/gocv.io\/x\/gocv/ {print $1}' | grep -v '/test$' || true)
@@ -35,7 +41,8 @@ for pkg in $(go list ./...); do
   dir=$(go list -f '{{.Dir}}' "$pkg")
   for f in $(grep -ho '^func Fuzz[A-Za-z0-9_]*' "$dir"/*_test.go 2>/dev/null | sed 's/^func //'); do
     step "fuzz $f in $pkg (${FUZZTIME:-300000x})"
-    if go test -run '^$' -fuzz "^$f\$" -fuzztime "${FUZZTIME:-300000x}" "$pkg" >"$log.fuzz" 2>&1; then
+    # Minimising a new interesting input may otherwise take a minute per input; a few seconds is plenty here.
+    if go test -run '^$' -fuzz "^$f\$" -fuzztime "${FUZZTIME:-300000x}" -fuzzminimizetime 5s "$pkg" >"$log.fuzz" 2>&1; then
       echo "--- PASS: $f (fuzz ${FUZZTIME:-300000x})" | tee -a "$log"
     else
       cat "$log.fuzz"

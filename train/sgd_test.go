@@ -30,12 +30,46 @@ func TestSGDFollowsPyTorchRule(t *testing.T) {
 	if math.Abs(float64(enc.Data[0]-wantW)) > 1e-6 || math.Abs(float64(dec.Data[1]-wantA)) > 1e-6 {
 		t.Fatalf("after two steps: encoder %v (want %v), decoder %v (want %v)", enc.Data[0], wantW, dec.Data[1], wantA)
 	}
-	// Restoring the state into a fresh optimiser continues identically.
-	s2 := NewSGD(m, 0.1, 0.01, 0.9, 0.01)
+	// A resumed run: restoring the state into a fresh optimiser over a copy of the weights and stepping both
+	// with the same gradients must give the same weights as the optimiser that never stopped.
+	resumed, err := cen.New(cfg, 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, p := range m.Params() {
+		copy(resumed.Param(p.Name).Data, p.Data)
+	}
+	s2 := NewSGD(resumed, 0.1, 0.01, 0.9, 0.01)
 	if err := s2.Restore(s.State()); err != nil {
 		t.Fatal(err)
 	}
-	if got := s2.buf["conv1.weight"][0]; got != s.buf["conv1.weight"][0] {
-		t.Fatalf("restored momentum %v, want %v", got, s.buf["conv1.weight"][0])
+	// The same step without the restore (momentum lost) must end elsewhere, or the comparison shows nothing.
+	lost, _ := cen.New(cfg, 1)
+	for _, p := range m.Params() {
+		copy(lost.Param(p.Name).Data, p.Data)
+	}
+	sLost := NewSGD(lost, 0.1, 0.01, 0.9, 0.01)
+	for _, mm := range []*cen.Model{m, resumed, lost} {
+		for _, p := range mm.Params() {
+			clear(p.Grad)
+		}
+		mm.Param("conv1.weight").Grad[0], mm.Param("alpha").Grad[1] = 0.25, 1
+	}
+	s.Step()
+	s2.Step()
+	sLost.Step()
+	if lost.Param("conv1.weight").Data[0] == m.Param("conv1.weight").Data[0] {
+		t.Fatal("a step without the momentum lands where the resumed one does")
+	}
+	for _, p := range m.Params() {
+		q := resumed.Param(p.Name)
+		for i := range p.Data {
+			if p.Data[i] != q.Data[i] {
+				t.Fatalf("after a restored step %s[%d] = %v, the uninterrupted run has %v", p.Name, i, q.Data[i], p.Data[i])
+			}
+		}
+	}
+	if err := s2.Restore(map[string][]float32{"momentum.conv1.weight": {1}}); err == nil {
+		t.Fatal("a momentum buffer of the wrong size was accepted")
 	}
 }
