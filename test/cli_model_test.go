@@ -210,3 +210,43 @@ func TestPredictWithExportedModelMatchesCheckpoint(t *testing.T) {
 		}
 	}
 }
+
+// TestNonDefaultRecipeSurvivesImportExportOpen gives import-torch a recipe unlike the official one (letterbox,
+// HHA, another size, its own classes) and checks that the checkpoint, its ONNX export and both opened through
+// the inference library all carry it.
+func TestNonDefaultRecipeSurvivesImportExportOpen(t *testing.T) {
+	dir := t.TempDir()
+	names := filepath.Join(dir, "names.txt")
+	if err := os.WriteFile(names, []byte("a\nb\nc\nd\ne\nf\ng\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	ckpt := filepath.Join(dir, "m.ckpt")
+	out, code := runCen(t, os.Environ(), "import-torch", filepath.Join(fixtures, "lite18_m2", "model.pth"), "--arch", "lite-r18", "--width", "0.125",
+		"--modalities", "rgb,hha", "--dataset", "mine", "--class-names", names,
+		"--preprocess", "resize=letterbox,depth_encoding=hha,height=56,width=72,depth_max=8", "-o", ckpt)
+	if code != 0 || !strings.Contains(out, "preprocessing 72x56 letterbox, depth hha") {
+		t.Fatalf("import-torch (exit %d):\n%s", code, out)
+	}
+	onnx := filepath.Join(dir, "m.onnx")
+	if out, code := runCen(t, os.Environ(), "export", ckpt, "-o", onnx); code != 0 || !strings.Contains(out, "72x56") {
+		t.Fatalf("export (exit %d):\n%s", code, out)
+	}
+	want := preprocess.DefaultSpec()
+	want.Resize, want.DepthEncoding, want.Height, want.Width, want.DepthMax = preprocess.Letterbox, preprocess.HHA, 56, 72, 8
+	for _, path := range []string{ckpt, onnx} {
+		m, err := infer.Open(path, infer.Conf{Device: "cpu"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		info := m.Info()
+		m.Close()
+		if info.Spec != want || info.Dataset != "mine" || strings.Join(info.ClassNames, "") != "abcdefg" || info.Version == "" ||
+			strings.Join(info.Modalities, ",") != "rgb,hha" {
+			t.Errorf("%s opens with %+v, want spec %+v, data set mine, classes a..g", filepath.Base(path), info, want)
+		}
+		out, code := runCen(t, os.Environ(), "info", path)
+		if code != 0 || !strings.Contains(out, "preprocess.resize") || !strings.Contains(out, "letterbox") || !strings.Contains(out, "classes of    mine: a, b, c") {
+			t.Errorf("cen info %s (exit %d):\n%s", filepath.Base(path), code, out)
+		}
+	}
+}
