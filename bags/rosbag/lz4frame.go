@@ -127,10 +127,8 @@ func lz4Frame(dst, src []byte, p int, limit int64) ([]byte, int, error) {
 			}
 			p += 4
 		}
-		room := int64(blockMax)
-		if left := limit - int64(len(dst)); left < room {
-			room = left
-		}
+		// An LZ4 block expands at most about 255 times (a match length byte of 255 adds 255 bytes).
+		room := min(int64(blockMax), limit-int64(len(dst)), 256*int64(n)+64)
 		if stored {
 			if int64(n) > room {
 				return dst, p, errTooLong
@@ -151,7 +149,7 @@ func lz4Frame(dst, src []byte, p int, limit int64) ([]byte, int, error) {
 			k, err = lz4.UncompressBlockWithDict(block, dst[len(dst):len(dst)+int(room)], dst[d:len(dst)])
 		}
 		if err != nil {
-			if room < int64(blockMax) {
+			if room == limit-int64(len(dst)) {
 				return dst, p, fmt.Errorf("lz4: frame at byte %d: block at byte %d does not decode, or decodes past the chunk's size: %v", start, p-n-4, err)
 			}
 			return dst, p, fmt.Errorf("lz4: frame at byte %d: block at byte %d does not decode: %v", start, p-n-4, err)
