@@ -370,3 +370,40 @@ func BenchmarkRegister640x480(b *testing.B) {
 		}
 	}
 }
+
+// TestQuaternionTransformsComposeAndInvert checks FromQuaternion against rotations written out by hand and
+// that Then and Inverse agree with applying the transforms one after the other.
+func TestQuaternionTransformsComposeAndInvert(t *testing.T) {
+	// 90° about z: x → y.
+	s := math.Sqrt(0.5)
+	rz, err := FromQuaternion(0, 0, s, s, [3]float64{1, 2, 3})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if p := rz.Apply([3]float64{1, 0, 0}); math.Abs(p[0]-1) > 1e-12 || math.Abs(p[1]-3) > 1e-12 || math.Abs(p[2]-3) > 1e-12 {
+		t.Fatalf("90° about z of (1,0,0) plus (1,2,3) = %v, want (1, 3, 3)", p)
+	}
+	// An unnormalised quaternion means the same rotation.
+	rz2, _ := FromQuaternion(0, 0, 2, 2, [3]float64{1, 2, 3})
+	for i := range rz.R {
+		if math.Abs(rz2.R[i]-rz.R[i]) > 1e-12 {
+			t.Fatalf("an unnormalised quaternion gives R %v, want %v", rz2.R, rz.R)
+		}
+	}
+	rx, _ := FromQuaternion(math.Sin(0.3), 0, 0, math.Cos(0.3), [3]float64{-0.5, 0, 0.25})
+	p := [3]float64{0.3, -0.7, 2}
+	want := rx.Apply(rz.Apply(p))
+	got := rz.Then(rx).Apply(p)
+	back := rz.Then(rx).Inverse().Apply(got)
+	for i := range p {
+		if math.Abs(got[i]-want[i]) > 1e-12 || math.Abs(back[i]-p[i]) > 1e-12 {
+			t.Fatalf("Then: %v vs %v; inverse gives %v for %v", got, want, back, p)
+		}
+	}
+	if _, err := FromQuaternion(0, 0, 0, 0, [3]float64{}); err == nil {
+		t.Fatal("a zero quaternion was accepted")
+	}
+	if _, err := FromQuaternion(math.NaN(), 0, 0, 1, [3]float64{}); err == nil {
+		t.Fatal("a NaN quaternion was accepted")
+	}
+}

@@ -39,6 +39,37 @@ func (e Extrinsic) Inverse() Extrinsic {
 	return inv
 }
 
+// Then returns the transform that applies e, then f: f(e(p)).
+func (e Extrinsic) Then(f Extrinsic) Extrinsic {
+	var out Extrinsic
+	out.R = mul3(f.R, e.R)
+	for i := 0; i < 3; i++ {
+		out.T[i] = f.R[3*i]*e.T[0] + f.R[3*i+1]*e.T[1] + f.R[3*i+2]*e.T[2] + f.T[i]
+	}
+	return out
+}
+
+// FromQuaternion builds the transform of a ROS geometry_msgs/Transform: the rotation quaternion (x, y, z, w),
+// normalised, then the translation t. p' = R·p + t maps a point of the child frame into the parent frame, as
+// a TF transform from parent to child does.
+func FromQuaternion(x, y, z, w float64, t [3]float64) (Extrinsic, error) {
+	n := math.Sqrt(x*x + y*y + z*z + w*w)
+	for _, v := range []float64{x, y, z, w, t[0], t[1], t[2]} {
+		if math.IsNaN(v) || math.IsInf(v, 0) {
+			return Extrinsic{}, fmt.Errorf("calibration: transform has a non-finite value")
+		}
+	}
+	if !(n > 1e-9) {
+		return Extrinsic{}, fmt.Errorf("calibration: rotation quaternion (%g, %g, %g, %g) has no length", x, y, z, w)
+	}
+	x, y, z, w = x/n, y/n, z/n, w/n
+	return Extrinsic{R: [9]float64{
+		1 - 2*(y*y+z*z), 2 * (x*y - z*w), 2 * (x*z + y*w),
+		2 * (x*y + z*w), 1 - 2*(x*x+z*z), 2 * (y*z - x*w),
+		2 * (x*z - y*w), 2 * (y*z + x*w), 1 - 2*(x*x+y*y),
+	}, T: t}, nil
+}
+
 // Registration maps depth images of one camera into the pixels of another, as
 // depth_image_proc/register does: each depth pixel is back-projected with the
 // depth camera, moved by the depth→RGB extrinsic, projected with the RGB
