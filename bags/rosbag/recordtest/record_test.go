@@ -1,8 +1,19 @@
-package rosbag
+// Package recordtest checks the rosbag package against bags that a live `rosbag record` writes. It is a
+// package of its own because the master helper (test/rosenv) links much of cen, which the rosbag
+// package's own tests and benchmarks do without.
+package recordtest
 
 import (
+	"bytes"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"fmt"
 	"os"
+	"os/exec"
 	"path/filepath"
+	"slices"
+	"strings"
 	"syscall"
 	"testing"
 	"time"
@@ -11,6 +22,7 @@ import (
 	"github.com/bluenviron/goroslib/v2/pkg/msgs/sensor_msgs"
 	"github.com/bluenviron/goroslib/v2/pkg/msgs/std_msgs"
 
+	"github.com/cen-ros/cen/bags/rosbag"
 	"github.com/cen-ros/cen/test/rosenv"
 )
 
@@ -27,8 +39,10 @@ func recordedImage(seq uint32) *sensor_msgs.Image {
 }
 
 func TestReadsBagsRecordedByRosbagRecord(t *testing.T) {
-	t.Parallel()
-	rosbag := tool(t, "rosbag")
+	rosbagBin, err := exec.LookPath("rosbag")
+	if err != nil {
+		t.Fatalf("rosbag not found (Debian packages python3-rosbag, python3-roslz4, python3-sensor-msgs; `make setup` installs them): %v", err)
+	}
 	m := rosenv.StartMaster(t)
 	n, err := goroslib.NewNode(goroslib.NodeConf{Name: "cen_rosbag_test", MasterAddress: m.Addr, Host: "127.0.0.1"})
 	if err != nil {
@@ -74,11 +88,11 @@ func TestReadsBagsRecordedByRosbagRecord(t *testing.T) {
 		if comp != "none" {
 			args = append(args, "--"+comp)
 		}
-		procs = append(procs, m.Command(t, rosbag, append(args, topics...)...))
+		procs = append(procs, m.Command(t, rosbagBin, append(args, topics...)...))
 	}
 	// A recorder killed mid-chunk leaves a .bag.active: closed chunks, their index data, an open chunk.
 	killed := filepath.Join(dir, "killed.bag")
-	kp := m.Command(t, rosbag, append([]string{"record", "-O", killed, "--chunksize=16"}, topics...)...)
+	kp := m.Command(t, rosbagBin, append([]string{"record", "-O", killed, "--chunksize=16"}, topics...)...)
 	for deadline := time.Now().Add(30 * time.Second); ; time.Sleep(20 * time.Millisecond) {
 		if st, err := os.Stat(killed + ".active"); err == nil && st.Size() > 4117+100<<10 {
 			break
@@ -99,12 +113,14 @@ func TestReadsBagsRecordedByRosbagRecord(t *testing.T) {
 	if err := os.WriteFile(reindexed, readFile(t, killed+".active"), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	run(t, rosbag, "reindex", reindexed)
+	if out, err := exec.Command(rosbagBin, "reindex", reindexed).CombinedOutput(); err != nil {
+		t.Fatalf("rosbag reindex: %v\n%s", err, out)
+	}
 	py := pythonRead(t, bags["none"], bags["lz4"], bags["bz2"], reindexed)
 
 	for _, comp := range []string{"none", "lz4", "bz2"} {
 		t.Run(comp, func(t *testing.T) {
-			r := mustOpen(t, bags[comp])
+			r := open(t, bags[comp])
 			in := r.Info()
 			if !in.Indexed || in.MessageCount != 60 || in.TopicMessageCount(topics[0]) != 30 || in.ChunkCount < 2 || in.Compression[comp] != in.ChunkCount {
 				t.Errorf("Info: indexed %v, %d messages (%d images) in %d chunks %v; want indexed, 60 (30), several %s chunks",
@@ -115,7 +131,7 @@ func TestReadsBagsRecordedByRosbagRecord(t *testing.T) {
 					t.Errorf("connection %+v: want callerid /cen_rosbag_test, not latching, a definition", c)
 				}
 			}
-			got, err := readAll(t, r, Filter{})
+			got, err := readAll(t, r, rosbag.Filter{})
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -125,12 +141,12 @@ func TestReadsBagsRecordedByRosbagRecord(t *testing.T) {
 	}
 
 	t.Run("killed recorder", func(t *testing.T) {
-		r := mustOpen(t, killed+".active")
+		r := open(t, killed+".active")
 		in := r.Info()
 		if in.Indexed || in.IndexErr != nil {
 			t.Errorf("Info: indexed %v, index error %v; want a scan of an unindexed bag", in.Indexed, in.IndexErr)
 		}
-		got, err := readAll(t, r, Filter{})
+		got, err := readAll(t, r, rosbag.Filter{})
 		if err != nil && (in.Damage == nil || err.Error() != in.Damage.Error()) {
 			t.Fatalf("reading: %v; Info.Damage %v", err, in.Damage)
 		}
@@ -149,13 +165,13 @@ func TestReadsBagsRecordedByRosbagRecord(t *testing.T) {
 }
 
 // checkRecordedImages decodes every image of a recorded bag and checks its content against its seq.
-func checkRecordedImages(t *testing.T, r *Reader) {
+func checkRecordedImages(t *testing.T, r *rosbag.Reader) {
 	t.Helper()
-	it := r.Messages(Filter{Topics: []string{"/camera/image_raw"}})
+	it := r.Messages(rosbag.Filter{Topics: []string{"/camera/image_raw"}})
 	var m sensor_msgs.Image
 	n := 0
 	for it.Next() {
-		if err := DecodeImage(&m, it.Message().Data, AliasData); err != nil {
+		if err := rosbag.DecodeImage(&m, it.Message().Data, rosbag.AliasData); err != nil {
 			t.Fatal(err)
 		}
 		want := recordedImage(m.Header.Seq)
@@ -169,5 +185,99 @@ func checkRecordedImages(t *testing.T, r *Reader) {
 	}
 	if n == 0 {
 		t.Fatal("no images")
+	}
+}
+
+func open(t *testing.T, path string) *rosbag.Reader {
+	t.Helper()
+	r, err := rosbag.Open(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { r.Close() })
+	return r
+}
+
+func readFile(t *testing.T, path string) []byte {
+	t.Helper()
+	b, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b
+}
+
+// msgSummary is one message as both readers report it (the rosbag package's tests compare the same way).
+type msgSummary struct {
+	Topic  string `json:"topic"`
+	Sec    uint32 `json:"sec"`
+	Nsec   uint32 `json:"nsec"`
+	Type   string `json:"type"`
+	MD5    string `json:"md5"`
+	Len    int    `json:"len"`
+	SHA256 string `json:"sha256"`
+}
+
+func readAll(t *testing.T, r *rosbag.Reader, f rosbag.Filter) ([]msgSummary, error) {
+	t.Helper()
+	var got []msgSummary
+	it := r.Messages(f)
+	for it.Next() {
+		m := it.Message()
+		sum := sha256.Sum256(m.Data)
+		got = append(got, msgSummary{Topic: m.Conn.Topic, Sec: m.Time.Sec, Nsec: m.Time.Nsec, Type: m.Conn.Type,
+			MD5: m.Conn.MD5Sum, Len: len(m.Data), SHA256: hex.EncodeToString(sum[:])})
+	}
+	return got, it.Err()
+}
+
+// pythonRead is every message of each bag as ROS's Python rosbag reads it (../testdata/pybag.py dump).
+func pythonRead(t *testing.T, paths ...string) map[string][]msgSummary {
+	t.Helper()
+	cmd := exec.Command("/usr/bin/python3", append([]string{filepath.Join("..", "testdata", "pybag.py"), "dump"}, paths...)...)
+	var stderr bytes.Buffer
+	cmd.Stderr = &stderr
+	out, err := cmd.Output()
+	if err != nil {
+		t.Fatalf("pybag.py dump: %v\n%s", err, stderr.Bytes())
+	}
+	got := map[string][]msgSummary{}
+	for _, line := range bytes.Split(bytes.TrimSpace(out), []byte("\n")) {
+		var m struct {
+			Bag string `json:"bag"`
+			msgSummary
+		}
+		if err := json.Unmarshal(line, &m); err != nil {
+			t.Fatalf("pybag.py dump: %v: %s", err, line)
+		}
+		got[m.Bag] = append(got[m.Bag], m.msgSummary)
+	}
+	return got
+}
+
+func byTime(ms []msgSummary) []msgSummary {
+	ms = slices.Clone(ms)
+	slices.SortStableFunc(ms, func(a, b msgSummary) int {
+		if c := (rosbag.Time{Sec: a.Sec, Nsec: a.Nsec}).UnixNano() - (rosbag.Time{Sec: b.Sec, Nsec: b.Nsec}).UnixNano(); c != 0 {
+			if c < 0 {
+				return -1
+			}
+			return 1
+		}
+		return strings.Compare(a.Topic+a.SHA256, b.Topic+b.SHA256)
+	})
+	return ms
+}
+
+func sameMessages(t *testing.T, what string, got, want []msgSummary) {
+	t.Helper()
+	g, w := byTime(got), byTime(want)
+	for i := range min(len(g), len(w)) {
+		if g[i] != w[i] {
+			t.Fatalf("%s: message %d (in time order) is %s, want %s", what, i, fmt.Sprint(g[i]), fmt.Sprint(w[i]))
+		}
+	}
+	if len(g) != len(w) {
+		t.Fatalf("%s: %d messages, want %d", what, len(g), len(w))
 	}
 }
