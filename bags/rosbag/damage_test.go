@@ -17,7 +17,7 @@ import (
 
 // smallBags are bags small enough to damage at every byte: ours (none and lz4, several chunks, three
 // connections) and one that ROS's Python API wrote with bz2.
-func smallBags(t *testing.T) map[string][]byte {
+func smallBags(t testing.TB) map[string][]byte {
 	t.Helper()
 	var ms []testMessage
 	for i := range 15 {

@@ -50,6 +50,8 @@ type Iterator struct {
 	msg Message
 	err error
 
+	released int64 // pages of a mapped bag before this offset have been given back
+
 	raw []byte // compressed bytes read from the file (ReadAt sources only)
 	buf []byte // decompressed chunk
 	bzs bytes.Reader
@@ -113,15 +115,18 @@ func (it *Iterator) Err() error { return it.err }
 
 // load makes the next wanted chunk current; false at the end.
 func (it *Iterator) load() bool {
-	if it.cur != nil {
-		it.r.src.release(it.cur.pos, it.cur.dataOff+it.cur.dataLen-it.cur.pos)
-		it.cur = nil
-	}
+	it.cur = nil
 	for it.next < len(it.chunks) {
 		c := &it.chunks[it.next]
 		it.next++
 		if !it.wanted(c) {
 			continue
+		}
+		// Pages of a mapped bag that the iterator has passed are given back in batches (a call per chunk
+		// costs more than it saves), so that a full read keeps at most about releaseBatch resident.
+		if c.pos-it.released >= releaseBatch {
+			it.r.src.release(it.released, c.pos-it.released)
+			it.released = c.pos
 		}
 		it.cur = c
 		it.data, it.pending = it.decompress(c)
@@ -129,6 +134,8 @@ func (it *Iterator) load() bool {
 		return true
 	}
 	it.data, it.pos = nil, 0
+	it.r.src.release(it.released, it.r.src.size-it.released)
+	it.released = it.r.src.size
 	if it.r.tail != nil {
 		it.err = it.r.tail
 	}
@@ -219,6 +226,8 @@ func (r *Reader) recordErr(c *chunk, off int, err, pending error) error {
 	}
 	return r.errAt(c.pos, fmt.Errorf("record at byte %d of the chunk's uncompressed data: %w", off, err))
 }
+
+const releaseBatch = 32 << 20
 
 var errRecordCut = errors.New("record runs past the end of the chunk's data")
 

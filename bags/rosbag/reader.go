@@ -114,11 +114,11 @@ func Open(path string) (*Reader, error) {
 	}
 	src := source{name: path, ra: f, size: st.Size()}
 	if mm, err := mapFile(f, st.Size()); err == nil {
-		src.mm = mm
+		src.mm, src.mapped = mm, true
 	}
 	r, err := newReader(src, math.MaxUint32)
 	if err != nil {
-		if src.mm != nil {
+		if src.mapped {
 			unmapFile(src.mm)
 		}
 		f.Close()
@@ -141,9 +141,9 @@ func (r *Reader) Close() error {
 	}
 	r.closed = true
 	var err error
-	if r.src.mm != nil {
+	if r.src.mapped {
 		err = unmapFile(r.src.mm)
-		r.src.mm = nil
+		r.src.mm, r.src.mapped = nil, false
 	}
 	if r.file != nil {
 		if cerr := r.file.Close(); err == nil {
@@ -452,6 +452,7 @@ func (r *Reader) next(off int64, buf *[]byte, fail func(int64, error)) int64 {
 
 // scanChunks reads the chunks that the index data records do not fully describe.
 func (r *Reader) scanChunks() {
+	it := &Iterator{r: r} // its buffers serve every chunk
 	for i := range r.chunks {
 		c := &r.chunks[i]
 		known := c.counts != nil && c.cut == nil && !c.open
@@ -463,7 +464,7 @@ func (r *Reader) scanChunks() {
 		if known {
 			continue
 		}
-		if err := r.countChunk(c); err != nil {
+		if err := r.countChunk(it, c); err != nil {
 			r.chunks = r.chunks[:i+1]
 			r.tail = err
 			return
@@ -509,8 +510,7 @@ func (c *chunk) addTime(t Time) {
 
 // countChunk decompresses c once to learn its connections, message counts and times. It returns the
 // damage that stops reading in it (its records before the damage are counted).
-func (r *Reader) countChunk(c *chunk) error {
-	it := &Iterator{r: r}
+func (r *Reader) countChunk(it *Iterator, c *chunk) error {
 	data, derr := it.decompress(c)
 	counts := map[uint32]uint32{}
 	c.timed = false

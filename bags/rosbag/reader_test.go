@@ -183,7 +183,7 @@ func TestTopicFilterDoesNotDecompressChunksWithoutTheTopic(t *testing.T) {
 }
 
 // unindex cuts off a bag's index section and zeroes index_pos, as a killed recorder leaves a bag.
-func unindex(t *testing.T, b []byte) []byte {
+func unindex(t testing.TB, b []byte) []byte {
 	t.Helper()
 	hl := binary.LittleEndian.Uint32(b[13:])
 	var h header

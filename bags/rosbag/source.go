@@ -8,10 +8,11 @@ import (
 // source is the bag's bytes: a read-only mapping of the file where the platform allows it (views cost
 // no copy), or an io.ReaderAt read into caller-owned buffers.
 type source struct {
-	name string
-	ra   io.ReaderAt
-	size int64
-	mm   []byte
+	name   string
+	ra     io.ReaderAt
+	size   int64
+	mm     []byte // the file's bytes, when they are in memory
+	mapped bool   // mm is a mapping of the file (not memory of the Go heap)
 }
 
 // at returns the n bytes at off, as a view of the mapping or read into *buf (grown when too small). When
@@ -45,7 +46,7 @@ func (s *source) at(off, n int64, buf *[]byte) ([]byte, error) {
 // release tells the system that the pages of [off, off+n) will not be needed again soon, so that a full
 // read of a large mapped bag does not keep the whole file resident. Views of the range stay valid.
 func (s *source) release(off, n int64) {
-	if s.mm != nil {
+	if s.mapped {
 		dropPages(s.mm, off, n)
 	}
 }
