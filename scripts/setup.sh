@@ -30,6 +30,7 @@ apt_pkgs=(
   python3-rosmaster python3-roslaunch python3-rostopic python3-rosnode python3-rosparam
   python3-rosbag python3-roslz4 python3-sensor-msgs python3-std-msgs
   libmessage-filters-dev
+  python3-dynamic-reconfigure libdynamic-reconfigure-config-init-mutex-dev python3-rosservice
   python3-numpy python3-onnx python3-torch
   nodejs npm
 )
