@@ -124,10 +124,7 @@ func (it *Iterator) load() bool {
 		}
 		// Pages of a mapped bag that the iterator has passed are given back in batches (a call per chunk
 		// costs more than it saves), so that a full read keeps at most about releaseBatch resident.
-		if c.pos-it.released >= releaseBatch {
-			it.r.src.release(it.released, c.pos-it.released)
-			it.released = c.pos
-		}
+		it.released = it.r.passed(it.released, c.pos)
 		it.cur = c
 		it.data, it.pending = it.decompress(c)
 		it.pos = 0

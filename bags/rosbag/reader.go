@@ -125,6 +125,9 @@ func Open(path string) (*Reader, error) {
 		return nil, err
 	}
 	r.file = f
+	// Reading the index touched a page of every chunk: give them back, or the Reader starts out with
+	// pages all over the file resident.
+	src.release(0, src.size)
 	return r, nil
 }
 
@@ -293,8 +296,10 @@ func (r *Reader) readIndex(first int64, bh header) ([]chunk, error) {
 		}
 	}
 	// The chunk records themselves: a bad one ends the readable part of the bag.
+	var released int64
 	for i := range infos {
 		ci := &infos[i]
+		released = r.passed(released, ci.pos)
 		limit := start
 		if i+1 < len(infos) {
 			limit = infos[i+1].pos
@@ -375,11 +380,12 @@ func (r *Reader) scan(first, indexPos int64) {
 			r.tail = r.errAt(off, err)
 		}
 	}
-	off := first
+	off, released := first, int64(0)
 	for ; off < r.src.size; off = r.next(off, &buf, fail) {
 		if indexPos != 0 && off == indexPos {
 			inIndex = true
 		}
+		released = r.passed(released, off)
 	}
 	if r.tail == nil && indexPos > r.src.size && off == r.src.size {
 		r.tail = r.errAt(r.src.size, fmt.Errorf("the file ends before the index the bag header places at byte %d: %w", indexPos, io.ErrUnexpectedEOF))
@@ -581,4 +587,14 @@ func (r *Reader) finishInfo(chunks []chunk) {
 			first = false
 		}
 	}
+}
+
+// passed gives back the pages of a mapped bag in [released, off) once they make a batch, so that a pass
+// over the whole file keeps little of it resident; it returns the new start of what is kept.
+func (r *Reader) passed(released, off int64) int64 {
+	if off-released < releaseBatch {
+		return released
+	}
+	r.src.release(released, off-released)
+	return off
 }

@@ -3,6 +3,7 @@
 
     pybag.py write OUT.bag COMPRESSION CHUNK_THRESHOLD FRAMES   a bag with image, camera_info and chatter
     pybag.py dump BAG...                                        every message, one JSON line each
+    pybag.py time BAG RUNS                                      best time of RUNS full raw reads, in seconds
 
 Run with /usr/bin/python3 (Debian's, which has python3-rosbag and python3-sensor-msgs).
 """
@@ -10,6 +11,7 @@ Run with /usr/bin/python3 (Debian's, which has python3-rosbag and python3-sensor
 import hashlib
 import json
 import sys
+import time
 
 import rosbag
 import rospy
@@ -45,10 +47,27 @@ def dump(paths):
                                   "md5": md5sum, "len": len(data), "sha256": hashlib.sha256(data).hexdigest()}))
 
 
+def time_read(path, runs):
+    """The benchmark reference: open the bag and read every message raw (no deserialization)."""
+    best = None
+    for _ in range(runs):
+        start = time.perf_counter()
+        n = size = 0
+        with rosbag.Bag(path) as bag:
+            for _, msg, _ in bag.read_messages(raw=True):
+                n += 1
+                size += len(msg[1])
+        took = time.perf_counter() - start
+        best = took if best is None else min(best, took)
+    print(json.dumps({"seconds": best, "messages": n, "bytes": size}))
+
+
 if __name__ == "__main__":
     if sys.argv[1] == "write":
         write(sys.argv[2], sys.argv[3], int(sys.argv[4]), int(sys.argv[5]))
     elif sys.argv[1] == "dump":
         dump(sys.argv[2:])
+    elif sys.argv[1] == "time":
+        time_read(sys.argv[2], int(sys.argv[3]))
     else:
         sys.exit("unknown command " + sys.argv[1])
