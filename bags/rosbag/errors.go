@@ -17,6 +17,7 @@ type Error struct {
 	Err    error  // what is wrong
 }
 
+// Error says "rosbag: FILE: record at byte OFFSET: what is wrong".
 func (e *Error) Error() string {
 	return fmt.Sprintf("rosbag: %s: record at byte %d: %v", e.File, e.Offset, e.Err)
 }

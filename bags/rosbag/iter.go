@@ -26,8 +26,10 @@ type Message struct {
 }
 
 // Iterator streams the messages of a bag in file order: chunk by chunk, and within a chunk in the order
-// they were written. For a bag made by rosbag record that is the order of reception. Only one chunk is
-// held decompressed at a time, in buffers reused from chunk to chunk.
+// they were written. For a bag made by rosbag record that is the order of reception (rosbag play and
+// ROS's Python reader use time order instead; the two differ only where receive times go backwards).
+// Only one chunk is held decompressed at a time, in buffers reused from chunk to chunk. An Iterator is
+// for one goroutine.
 //
 //	it := r.Messages(rosbag.Filter{Topics: []string{"/camera/rgb/image_raw"}})
 //	for it.Next() {

@@ -32,7 +32,7 @@ type Info struct {
 }
 
 // TopicMessageCount is the number of messages on topic, over all its connections.
-func (i *Info) TopicMessageCount(topic string) uint64 {
+func (i Info) TopicMessageCount(topic string) uint64 {
 	var n uint64
 	for _, c := range i.Connections {
 		if c.Topic == topic {
@@ -42,8 +42,8 @@ func (i *Info) TopicMessageCount(topic string) uint64 {
 	return n
 }
 
-// Reader reads one bag. It holds no per-read state, so several iterators may run on it at once, each
-// with its own buffers.
+// Reader reads one bag. It holds no per-read state, so several iterators may run on it at once (from
+// different goroutines too), each with its own buffers.
 type Reader struct {
 	src    source
 	file   *os.File // owned by the Reader when Open made it
@@ -100,8 +100,9 @@ type chunk struct {
 type connCount struct{ conn, count uint32 }
 
 // Open opens the bag at path and reads its index (or scans an unindexed bag). On Linux the file is mapped
-// read-only, so message data of uncompressed chunks is handed out without a copy; the file must not be
-// truncated while the Reader is open.
+// read-only, so message data of uncompressed chunks is handed out without a copy; as with any mapping,
+// the file must not be truncated while the Reader is open (a growing .bag.active is fine: the Reader sees
+// the size it had at Open).
 func Open(path string) (*Reader, error) {
 	f, err := os.Open(path)
 	if err != nil {

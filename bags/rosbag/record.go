@@ -44,7 +44,8 @@ func (t Time) String() string {
 	return fmt.Sprintf("%d.%09d", ns/1e9, ns%1e9)
 }
 
-// TimeFromUnixNano is the ROS time of ns nanoseconds since the Unix epoch (ns ≥ 0).
+// TimeFromUnixNano is the ROS time of ns nanoseconds since the Unix epoch. ROS times cannot be negative
+// or later than 2106: ns must be in [0, 2^32 s).
 func TimeFromUnixNano(ns int64) Time {
 	return Time{Sec: uint32(ns / 1e9), Nsec: uint32(ns % 1e9)}
 }

@@ -1,6 +1,7 @@
-// Package recordtest checks the rosbag package against bags that a live `rosbag record` writes. It is a
-// package of its own because the master helper (test/rosenv) links much of cen, which the rosbag
-// package's own tests and benchmarks do without.
+// Package recordtest checks the rosbag package against the ROS tools that need a master: bags that a
+// live `rosbag record` writes are read, and bags the Writer makes are published by `rosbag play` (C++).
+// It is a package of its own because the master helper (test/rosenv) links much of cen, which the
+// rosbag package's own tests and benchmarks do without.
 package recordtest
 
 import (
@@ -39,12 +40,13 @@ func recordedImage(seq uint32) *sensor_msgs.Image {
 }
 
 func TestReadsBagsRecordedByRosbagRecord(t *testing.T) {
+	t.Parallel()
 	rosbagBin, err := exec.LookPath("rosbag")
 	if err != nil {
 		t.Fatalf("rosbag not found (Debian packages python3-rosbag, python3-roslz4, python3-sensor-msgs; `make setup` installs them): %v", err)
 	}
 	m := rosenv.StartMaster(t)
-	n, err := goroslib.NewNode(goroslib.NodeConf{Name: "cen_rosbag_test", MasterAddress: m.Addr, Host: "127.0.0.1"})
+	n, err := goroslib.NewNode(nodeConf(t, "cen_rosbag_test", m))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -164,6 +166,79 @@ func TestReadsBagsRecordedByRosbagRecord(t *testing.T) {
 	})
 }
 
+func TestRosbagPlayPublishesTheMessagesOfOurBags(t *testing.T) {
+	t.Parallel()
+	rosbagBin, err := exec.LookPath("rosbag")
+	if err != nil {
+		t.Fatalf("rosbag not found (Debian packages python3-rosbag, python3-roslz4; `make setup` installs them): %v", err)
+	}
+	const frames = 40
+	path := filepath.Join(t.TempDir(), "ours.bag")
+	w, err := rosbag.Create(path, rosbag.WriterConf{Compression: "lz4", ChunkSize: 8192})
+	if err != nil {
+		t.Fatal(err)
+	}
+	imgC, _ := w.AddConnection(rosbag.Connection{Topic: "/camera/image_raw", MsgType: rosbag.ImageType, CallerID: "/cen_synth"})
+	infoC, _ := w.AddConnection(rosbag.Connection{Topic: "/camera/camera_info", MsgType: rosbag.CameraInfoType, CallerID: "/cen_synth"})
+	start := time.Unix(1700000000, 0)
+	for i := range frames {
+		m := recordedImage(uint32(i))
+		m.Header.Stamp = start.Add(time.Duration(i) * 10 * time.Millisecond)
+		tm := rosbag.StampTime(m.Header.Stamp)
+		info := sensor_msgs.CameraInfo{Header: m.Header, Height: 24, Width: 32, DistortionModel: "plumb_bob", D: make([]float64, 5)}
+		if w.WriteMessage(imgC, tm, rosbag.AppendImage(nil, m)) != nil || w.WriteMessage(infoC, tm, rosbag.AppendCameraInfo(nil, &info)) != nil {
+			t.Fatal("writing the bag failed")
+		}
+	}
+	if err := w.Close(); err != nil {
+		t.Fatal(err)
+	}
+
+	m := rosenv.StartMaster(t)
+	n, err := goroslib.NewNode(nodeConf(t, "cen_rosbag_play_test", m))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer n.Close()
+	images, infos := make(chan *sensor_msgs.Image, frames), make(chan *sensor_msgs.CameraInfo, frames)
+	for _, conf := range []goroslib.SubscriberConf{
+		{Node: n, Topic: "/camera/image_raw", Callback: func(m *sensor_msgs.Image) { images <- m }},
+		{Node: n, Topic: "/camera/camera_info", Callback: func(m *sensor_msgs.CameraInfo) { infos <- m }},
+	} {
+		sub, err := goroslib.NewSubscriber(conf)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer sub.Close()
+	}
+	play := m.Command(t, rosbagBin, "play", "--wait-for-subscribers", "-q", path)
+	if err := play.Wait(60 * time.Second); err != nil {
+		t.Fatalf("rosbag play: %v\n%s", err, play.Output())
+	}
+	timeout := time.After(10 * time.Second)
+	for i := range frames {
+		select {
+		case img := <-images:
+			want := recordedImage(uint32(i))
+			if img.Header.Seq != uint32(i) || string(img.Data) != string(want.Data) || !img.Header.Stamp.Equal(start.Add(time.Duration(i)*10*time.Millisecond)) {
+				t.Fatalf("image %d: seq %d, stamp %v, or data differ from what the bag holds", i, img.Header.Seq, img.Header.Stamp)
+			}
+		case <-timeout:
+			t.Fatalf("rosbag play published %d of %d images:\n%s", i, frames, play.Output())
+		}
+	}
+	for i := range frames {
+		select {
+		case info := <-infos:
+			if info.Header.Seq != uint32(i) || info.DistortionModel != "plumb_bob" {
+				t.Fatalf("camera info %d: seq %d, model %q", i, info.Header.Seq, info.DistortionModel)
+			}
+		case <-timeout:
+			t.Fatalf("rosbag play published %d of %d camera infos", i, frames)
+		}
+	}
+}
+
 // checkRecordedImages decodes every image of a recorded bag and checks its content against its seq.
 func checkRecordedImages(t *testing.T, r *rosbag.Reader) {
 	t.Helper()
@@ -186,6 +261,14 @@ func checkRecordedImages(t *testing.T, r *rosbag.Reader) {
 	if n == 0 {
 		t.Fatal("no images")
 	}
+}
+
+// nodeConf is a goroslib node on the test's master whose log goes to the test's log (goroslib reports
+// each publisher that goes away, as rosbag play does when it ends, as an error).
+func nodeConf(t *testing.T, name string, m *rosenv.Master) goroslib.NodeConf {
+	return goroslib.NodeConf{Name: name, MasterAddress: m.Addr, Host: "127.0.0.1",
+		LogDestinations: goroslib.LogDestinationCallback,
+		OnLog:           func(l goroslib.LogLevel, s string) { t.Logf("goroslib: %s", s) }}
 }
 
 func open(t *testing.T, path string) *rosbag.Reader {
