@@ -10,14 +10,33 @@ import (
 	"runtime"
 	"slices"
 	"strings"
+	"sync"
 	"testing"
 
 	"github.com/bluenviron/goroslib/v2/pkg/msgs/sensor_msgs"
 )
 
 // smallBags are bags small enough to damage at every byte: ours (none and lz4, several chunks, three
-// connections) and one that ROS's Python API wrote with bz2.
+// connections) and one that ROS's Python API wrote with bz2. They are made once; callers get copies.
 func smallBags(t testing.TB) map[string][]byte {
+	t.Helper()
+	smallOnce.Do(func() { small = makeSmallBags(t) })
+	if small == nil {
+		t.Fatal("making the small bags failed (see the first test that tried)")
+	}
+	bags := map[string][]byte{}
+	for k, b := range small {
+		bags[k] = bytes.Clone(b)
+	}
+	return bags
+}
+
+var (
+	smallOnce sync.Once
+	small     map[string][]byte
+)
+
+func makeSmallBags(t testing.TB) map[string][]byte {
 	t.Helper()
 	var ms []testMessage
 	for i := range 15 {
@@ -34,11 +53,11 @@ func smallBags(t testing.TB) map[string][]byte {
 	}
 	bags := map[string][]byte{}
 	for _, comp := range []string{"none", "lz4"} {
-		path := filepath.Join(t.TempDir(), comp+".bag")
+		path := filepath.Join(sharedDir(t), "small_"+comp+".bag")
 		writeBag(t, path, WriterConf{Compression: comp, ChunkSize: 200}, ms)
 		bags[comp] = readFile(t, path)
 	}
-	path := filepath.Join(t.TempDir(), "bz2.bag")
+	path := filepath.Join(sharedDir(t), "small_bz2.bag")
 	pyBag(t, "write", path, "bz2", "600", "4")
 	bags["bz2"] = readFile(t, path)
 	return bags

@@ -40,7 +40,7 @@ type Writer struct {
 
 	chunk      []byte         // the open chunk's records, uncompressed
 	nmsg       int            // messages in the open chunk
-	start, end Time           // first and last receive time in the open chunk
+	start, end Time           // earliest and latest receive time in the open chunk
 	entries    [][]indexEntry // the open chunk's index, by connection ID
 	used       []uint32       // connections with messages in the open chunk, in order of first use
 	infos      []chunkInfo    // closed chunks
@@ -75,6 +75,10 @@ func Create(path string, conf WriterConf) (*Writer, error) {
 	case "lz4":
 		w.comp = compLZ4
 		w.zw = lz4.NewWriter(&w.z)
+		// 1 MiB blocks with a content checksum, the frames roslz4 itself writes.
+		if err := w.zw.Apply(lz4.BlockSizeOption(lz4.Block1Mb), lz4.ChecksumOption(true)); err != nil {
+			return nil, fmt.Errorf("rosbag: writing %s: lz4: %w", path, err)
+		}
 	default:
 		return nil, fmt.Errorf("rosbag: writing %s: compression %q is not supported (none or lz4)", path, conf.Compression)
 	}
@@ -100,7 +104,8 @@ func Create(path string, conf WriterConf) (*Writer, error) {
 }
 
 // AddConnection adds a connection (a topic with its message type) and returns it with its ID set; pass
-// it to WriteMessage. c.ID is ignored. A connection without messages is left out of the bag.
+// it to WriteMessage, and do not modify it. c.ID is ignored, so a Reader's connection can be copied with
+// AddConnection(*m.Conn). A connection without messages is left out of the bag.
 func (w *Writer) AddConnection(c Connection) (*Connection, error) {
 	if w.err != nil {
 		return nil, w.err
