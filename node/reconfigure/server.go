@@ -10,7 +10,11 @@
 // (dynamic_reconfigure/Reconfigure: the request holds the values to change, the response the whole
 // resulting configuration), and mirrors the current values on the parameter server as NS/<name>.
 //
-// All parameters sit in dynamic_reconfigure's "Default" group; this server has no nested groups.
+// All parameters sit in dynamic_reconfigure's "Default" group; this server has no nested groups, and group
+// states in requests are ignored. Where the reference servers would take any value, this one keeps a
+// parameter as it is when a request gives it NaN or, for an enum, a value that is not a choice. A callback
+// can refuse a change (the C++ callback cannot): set_parameters then still succeeds, answering with the
+// unchanged configuration, which is what clients display.
 package reconfigure
 
 import (
