@@ -29,7 +29,8 @@ const (
 // stamps are UTC; seconds are read unsigned, as ROS defines them.
 
 // DecodeImage decodes a serialized sensor_msgs/Image (a bag message's Data, no length prefix) into m.
-// Strings are reused when unchanged, so steady-state decoding with AliasData allocates nothing.
+// Strings are reused when unchanged, so steady-state decoding with AliasData allocates nothing. On error
+// m is partly overwritten. The decoders below behave alike.
 func DecodeImage(m *sensor_msgs.Image, data []byte, mode DataMode) error {
 	d := decoder{b: data, typ: ImageType.Type}
 	d.header(&m.Header)

@@ -33,9 +33,13 @@
 // complete chunk and decompressing only the chunks they do not describe. [Reader.Messages] then streams
 // messages in file order, one chunk decompressed at a time into reused buffers, so memory does not grow
 // with the bag. Chunks that hold none of the wanted connections are skipped without being decompressed.
+// Open maps the file, so uncompressed message data is handed out without a copy; [NewReader] reads any
+// io.ReaderAt instead. Chunks may be uncompressed, lz4 (the LZ4 frame format, as roslz4 writes it) or bz2.
 //
 // Damage is reported as one [*Error] naming the file, the byte offset of the bad record and what is
-// wrong; truncation wraps [io.ErrUnexpectedEOF]. The messages before the damage are delivered first.
+// wrong; truncation wraps [io.ErrUnexpectedEOF]. The messages before the damage are delivered first:
+// those of the chunks before it and, when the file is cut inside a chunk or its recorder never closed
+// it, the whole records in that chunk. A chunk whose compressed data does not decode yields none.
 //
 // # Writing
 //
