@@ -25,7 +25,10 @@ type Master struct {
 	URI  string // http://127.0.0.1:PORT
 	Addr string // 127.0.0.1:PORT, the form goroslib takes
 	Home string // ROS_HOME given to the master and to every tool started through Command
+	port int
+	mu   sync.Mutex
 	cmd  *exec.Cmd
+	done chan struct{}
 	log  *bytes.Buffer
 }
 
@@ -44,28 +47,32 @@ func StartMaster(t testing.TB) *Master {
 		Home: t.TempDir(),
 		log:  &bytes.Buffer{},
 	}
-	m.cmd = exec.Command(bin, "--core", "-p", strconv.Itoa(port))
+	m.port = port
+	m.start(t, bin)
+	t.Cleanup(m.stop)
+	return m
+}
+
+// start runs rosmaster on m's port and waits until it answers.
+func (m *Master) start(t testing.TB, bin string) {
+	t.Helper()
+	m.mu.Lock()
+	m.cmd = exec.Command(bin, "--core", "-p", strconv.Itoa(m.port))
 	m.cmd.Env = m.Env()
 	m.cmd.Stdout, m.cmd.Stderr = m.log, m.log
 	m.cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
 	if err := m.cmd.Start(); err != nil {
+		m.mu.Unlock()
 		t.Fatalf("starting rosmaster: %v", err)
 	}
 	done := make(chan struct{})
-	go func() { m.cmd.Wait(); close(done) }()
-	t.Cleanup(func() {
-		syscall.Kill(-m.cmd.Process.Pid, syscall.SIGTERM)
-		select {
-		case <-done:
-		case <-time.After(10 * time.Second):
-			syscall.Kill(-m.cmd.Process.Pid, syscall.SIGKILL)
-			<-done
-		}
-	})
+	m.done = done
+	go func(c *exec.Cmd) { c.Wait(); close(done) }(m.cmd)
+	m.mu.Unlock()
 	deadline := time.Now().Add(20 * time.Second)
 	for {
 		if err := node.PingMaster(m.Addr, time.Second); err == nil {
-			return m
+			return
 		}
 		select {
 		case <-done:
@@ -77,6 +84,44 @@ func StartMaster(t testing.TB) *Master {
 		}
 		time.Sleep(100 * time.Millisecond)
 	}
+}
+
+// stop ends the master (SIGTERM: a background rosmaster ignores SIGINT; SIGKILL after 10 s).
+func (m *Master) stop() {
+	m.mu.Lock()
+	cmd, done := m.cmd, m.done
+	m.mu.Unlock()
+	if cmd == nil {
+		return
+	}
+	syscall.Kill(-cmd.Process.Pid, syscall.SIGTERM)
+	select {
+	case <-done:
+	case <-time.After(10 * time.Second):
+		syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL)
+		<-done
+	}
+}
+
+// Kill ends the master abruptly (SIGKILL), as a crash would: it forgets every registration.
+func (m *Master) Kill(t testing.TB) {
+	t.Helper()
+	m.mu.Lock()
+	cmd, done := m.cmd, m.done
+	m.cmd = nil
+	m.mu.Unlock()
+	syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL)
+	<-done
+}
+
+// Restart starts a fresh master on the same port after Kill.
+func (m *Master) Restart(t testing.TB) {
+	t.Helper()
+	bin, err := exec.LookPath("rosmaster")
+	if err != nil {
+		t.Fatal(err)
+	}
+	m.start(t, bin)
 }
 
 // Env is the process environment for ROS tools that use this master.
@@ -104,8 +149,26 @@ type Process struct {
 // then SIGKILL) when the test ends.
 func (m *Master) Command(t testing.TB, name string, args ...string) *Process {
 	t.Helper()
+	return m.CommandEnv(t, nil, name, args...)
+}
+
+// Output runs name with args against the master to completion (at most 30 s) and returns what it printed.
+func (m *Master) Output(t testing.TB, name string, args ...string) (string, error) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, name, args...)
+	cmd.Env = m.Env()
+	cmd.Dir = m.Home
+	out, err := cmd.CombinedOutput()
+	return string(out), err
+}
+
+// CommandEnv is Command with extra environment variables (KEY=value).
+func (m *Master) CommandEnv(t testing.TB, env []string, name string, args ...string) *Process {
+	t.Helper()
 	p := &Process{Cmd: exec.Command(name, args...), done: make(chan struct{})}
-	p.Cmd.Env = m.Env()
+	p.Cmd.Env = append(m.Env(), env...)
 	p.Cmd.Dir = m.Home
 	p.Cmd.Stdout, p.Cmd.Stderr = &p.out, &p.out
 	p.Cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
