@@ -7,6 +7,7 @@ import (
 	"context"
 	"fmt"
 	"net"
+	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -17,7 +18,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/cen-ros/cen/node"
+	"github.com/bluenviron/goroslib/v2/pkg/apimaster"
 )
 
 // Master is a rosmaster process owned by one test.
@@ -71,7 +72,7 @@ func (m *Master) start(t testing.TB, bin string) {
 	m.mu.Unlock()
 	deadline := time.Now().Add(20 * time.Second)
 	for {
-		if err := node.PingMaster(m.Addr, time.Second); err == nil {
+		if err := ping(m.Addr); err == nil {
 			return
 		}
 		select {
@@ -84,6 +85,13 @@ func (m *Master) start(t testing.TB, bin string) {
 		}
 		time.Sleep(100 * time.Millisecond)
 	}
+}
+
+// ping asks the master for its URI. (node.PingMaster does the same; importing node here would make every test
+// that starts a master build the whole node.)
+func ping(addr string) error {
+	_, err := apimaster.NewClient(addr, "/cen_test", &http.Client{Timeout: time.Second}).GetURI()
+	return err
 }
 
 // stop ends the master (SIGTERM: a background rosmaster ignores SIGINT; SIGKILL after 10 s).
