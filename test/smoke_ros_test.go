@@ -12,7 +12,7 @@ import (
 	"github.com/cen-ros/cen/test/rosenv"
 )
 
-func newNode(t *testing.T, m *rosenv.Master, name string) *goroslib.Node {
+func newNode(t testing.TB, m *rosenv.Master, name string) *goroslib.Node {
 	t.Helper()
 	n, err := goroslib.NewNode(goroslib.NodeConf{Name: name, MasterAddress: m.Addr, Host: "127.0.0.1"})
 	if err != nil {
