@@ -212,7 +212,9 @@ func drawNS(r *rand.Rand, wide bool) string {
 func (c nameCase) inDomain(wide bool) bool {
 	a, _, err := ParseArgs(c.Args)
 	if err != nil {
-		return wide
+		// roscpp keeps only the last of a repeated key, so it never sees a bad value given before a good
+		// one; ParseArgs reports it.
+		return wide && !badThenOverridden(c.Args)
 	}
 	res, err := a.Resolver(c.Default, c.env())
 	if err != nil {
@@ -244,4 +246,20 @@ func (c nameCase) inDomain(wide bool) bool {
 		}
 	}
 	return true
+}
+
+// badThenOverridden reports whether an argument ParseArgs refuses is followed by another for the same key.
+func badThenOverridden(args []string) bool {
+	for i, arg := range args {
+		if _, _, err := ParseArgs([]string{arg}); err == nil {
+			continue
+		}
+		key, _, _ := strings.Cut(arg, ":=")
+		for _, later := range args[i+1:] {
+			if k, _, _ := strings.Cut(later, ":="); k == key {
+				return true
+			}
+		}
+	}
+	return false
 }
