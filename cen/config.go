@@ -37,7 +37,17 @@ type Config struct {
 	Lambda float32 `json:"lambda"`
 	// Dropout is the probability of the three dropout layers in training (0.5 officially).
 	Dropout float32 `json:"dropout"`
+	// Penalty says which γ of each exchanging batch norm the L1 penalty covers: "disjoint" (or "", the paper's:
+	// modality m's m-th of M channel slices) or "all" (every channel of every modality: the ablation row of
+	// the paper's Table 1 "exchange with L1 on all channels").
+	Penalty string `json:"penalty,omitempty"`
 }
+
+// Penalty modes of Config.Penalty.
+const (
+	PenaltyDisjoint = "disjoint"
+	PenaltyAll      = "all"
+)
 
 // DefaultConfig is the paper's NYUDv2 set-up for arch: RGB + depth, 40 classes, full width, θ = 2e-2,
 // λ = 2e-4, dropout 0.5.
@@ -96,6 +106,9 @@ func (c Config) Validate() error {
 	}
 	if !(c.Width > 0 && c.Width <= 4) {
 		return fmt.Errorf("width multiplier must be in (0, 4], got %g", c.Width)
+	}
+	if c.Penalty != "" && c.Penalty != PenaltyDisjoint && c.Penalty != PenaltyAll {
+		return fmt.Errorf("L1 penalty %q: use %s or %s", c.Penalty, PenaltyDisjoint, PenaltyAll)
 	}
 	if c.Threshold < 0 || c.Lambda < 0 || c.Dropout < 0 || c.Dropout >= 1 {
 		return fmt.Errorf("threshold and lambda must be >= 0 and dropout in [0, 1): got %g, %g, %g", c.Threshold, c.Lambda, c.Dropout)

@@ -216,8 +216,12 @@ func newBN(ps *params, name string, c, m int, exchange bool) *bn {
 		gp := ps.add(&Param{Name: pre + "weight", Shape: []int{c}, Data: b.gamma[lo:hi:hi], Grad: b.dgamma[lo:hi:hi], Kind: Weight, Encoder: true})
 		if exchange {
 			// Modality i's γ is pushed towards sparsity on its own slice of the channels (paper: disjoint
-			// sub-parts; official M = 2: first half for RGB, second half for depth).
+			// sub-parts; official M = 2: first half for RGB, second half for depth), or on all of them for
+			// the ablation.
 			gp.PenaltyLo, gp.PenaltyHi = i*c/m, (i+1)*c/m
+			if ps.penalty == PenaltyAll {
+				gp.PenaltyLo, gp.PenaltyHi = 0, c
+			}
 		}
 		ps.add(&Param{Name: pre + "bias", Shape: []int{c}, Data: b.beta[lo:hi:hi], Grad: b.dbeta[lo:hi:hi], Kind: Weight, Encoder: true})
 		ps.add(&Param{Name: pre + "running_mean", Shape: []int{c}, Data: b.mean[lo:hi:hi], Kind: RunningStat, Encoder: true})

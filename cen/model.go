@@ -67,7 +67,7 @@ func newModel(cfg Config, grads bool) (*Model, error) {
 		return nil, err
 	}
 	m := &Model{cfg: cfg, arch: archs[cfg.Arch]}
-	m.ps.noGrad = !grads
+	m.ps.noGrad, m.ps.penalty = !grads, cfg.Penalty
 	M := cfg.M()
 	ps := &m.ps
 	// α comes first in the official state_dict: a module's own parameters precede its children's.
@@ -338,7 +338,8 @@ type Loss struct {
 	CE []float64
 	// L1 is Σ|γ| over the penalised sub-parts (before weighting).
 	L1 float64
-	// Total is Σ CE + (M+1)·λ·L1: the official code adds the penalty once per output.
+	// Total is Σ CE + (M+1)·λ·L1: the official code adds the penalty once per output (λ·L1 with
+	// TrainOptions.L1Once).
 	Total float64
 }
 
@@ -351,6 +352,20 @@ type TrainOptions struct {
 	NoDropout bool
 	// Seed drives the dropout masks.
 	Seed uint64
+	// Ignore is the label the loss skips. It defaults to IgnoreLabel (255) for networks of up to 255 classes
+	// and to 65535 for larger ones.
+	Ignore uint16
+	// L1Once counts the L1 penalty once. The official loss adds it inside the loop over the M+1 outputs,
+	// M+1 times, and so does the default.
+	L1Once bool
+}
+
+// IgnoreFor is the default ignore label of a network of k classes (TrainOptions.Ignore).
+func IgnoreFor(k int) uint16 {
+	if k <= IgnoreLabel {
+		return IgnoreLabel
+	}
+	return 65535
 }
 
 // ErrLabels reports labels that do not fit the network (wrong size or class out of range).
@@ -360,10 +375,10 @@ var ErrLabels = errors.New("bad labels")
 const IgnoreLabel = 255
 
 // Backward runs a training forward pass on one batch, computes the official loss against labels
-// (N·H·W values at the label size H×W, 255 = ignore), and accumulates the gradients of every parameter
-// into Param.Grad (call ZeroGrad between steps). Each output's logits are upsampled bilinearly
-// (align_corners=False) to the label size before the cross-entropy, as the official loss does.
-func (m *Model) Backward(inputs []*engine.Tensor, labels []uint8, h, w int, opt TrainOptions) (*Loss, *Output, error) {
+// (N·H·W values at the label size H×W; TrainOptions.Ignore is skipped), and accumulates the gradients of
+// every parameter into Param.Grad (call ZeroGrad between steps). Each output's logits are upsampled
+// bilinearly (align_corners=False) to the label size before the cross-entropy, as the official loss does.
+func (m *Model) Backward(inputs []*engine.Tensor, labels []uint16, h, w int, opt TrainOptions) (*Loss, *Output, error) {
 	if err := m.checkInputs(inputs); err != nil {
 		return nil, nil, err
 	}
@@ -372,8 +387,12 @@ func (m *Model) Backward(inputs []*engine.Tensor, labels []uint8, h, w int, opt 
 		return nil, nil, fmt.Errorf("%w: %d labels for %d images of %d×%d", ErrLabels, len(labels), n, h, w)
 	}
 	K := m.cfg.Classes
+	ignore := opt.Ignore
+	if ignore == 0 {
+		ignore = IgnoreFor(K)
+	}
 	for i, v := range labels {
-		if v != IgnoreLabel && int(v) >= K {
+		if v != ignore && int(v) >= K {
 			return nil, nil, fmt.Errorf("%w: label %d at index %d is not a class of this %d-class network", ErrLabels, v, i, K)
 		}
 	}
@@ -392,18 +411,21 @@ func (m *Model) Backward(inputs []*engine.Tensor, labels []uint8, h, w int, opt 
 	up := g.upsample(logits, h, w, false) // logits itself when already at label size
 	dUp := engine.NewTensor(up.t.N, up.t.C, up.t.H, up.t.W)
 	for i, part := range up.t.Split(M) {
-		ce, d := engine.CrossEntropy(part, labels, IgnoreLabel)
+		ce, d := engine.CrossEntropy(part, labels, ignore)
 		loss.CE[i] = ce
 		copy(dUp.Batch(i*n, (i+1)*n).Data, d.Data)
 	}
 	// The ensemble's loss reaches only α (the logits are detached, as in the official model).
 	ensUp := engine.ResizeBilinear(out.Ensemble, h, w, false)
-	ce, dEns := engine.CrossEntropy(ensUp, labels, IgnoreLabel)
+	ce, dEns := engine.CrossEntropy(ensUp, labels, ignore)
 	loss.CE[M] = ce
 	engine.EnsembleBackward(out.Logits, m.alpha.Data, engine.ResizeBilinearBackward(dEns, out.Ensemble.H, out.Ensemble.W, false), m.alpha.Grad)
 
-	// L1 on the penalised γ slices, counted once per output as in the official loop.
+	// L1 on the penalised γ slices, counted once per output as in the official loop (or once).
 	coef := float32(M+1) * m.cfg.Lambda
+	if opt.L1Once {
+		coef = m.cfg.Lambda
+	}
 	for _, p := range m.ps.list {
 		for i := p.PenaltyLo; i < p.PenaltyHi; i++ {
 			v := p.Data[i]

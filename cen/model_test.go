@@ -72,10 +72,10 @@ func TestWholeNetworkGradientMatchesFiniteDifferences(t *testing.T) {
 			dir := filepath.Join(fixtures, c.fixture)
 			m, fc := loadFixture(t, dir)
 			in := fixtureInputs(t, dir, fc.Modalities)
-			labels := make([]uint8, fc.N*fc.H*fc.W)
+			labels := make([]uint16, fc.N*fc.H*fc.W)
 			rng := rand.New(rand.NewPCG(3, 4))
 			for i := range labels {
-				labels[i] = uint8(rng.IntN(fc.Classes))
+				labels[i] = uint16(rng.IntN(fc.Classes))
 			}
 			opt := TrainOptions{NoDropout: true}
 			m.ZeroGrad()
@@ -139,11 +139,11 @@ func TestForwardRejectsBadInputs(t *testing.T) {
 			t.Errorf("error %v, want %q", err, c.want)
 		}
 	}
-	_, _, err := m.Backward([]*engine.Tensor{ok, ok}, make([]uint8, 64*64), 64, 64, TrainOptions{})
+	_, _, err := m.Backward([]*engine.Tensor{ok, ok}, make([]uint16, 64*64), 64, 64, TrainOptions{})
 	if err != nil {
 		t.Fatal(err)
 	}
-	bad := make([]uint8, 64*64)
+	bad := make([]uint16, 64*64)
 	bad[100] = 9
 	if _, _, err := m.Backward([]*engine.Tensor{ok, ok}, bad, 64, 64, TrainOptions{}); err == nil || !strings.Contains(err.Error(), "label 9 at index 100") {
 		t.Errorf("error %v for a label out of range", err)
@@ -163,5 +163,60 @@ func TestConvFLOPsOfTheDesignBudget(t *testing.T) {
 	m, _ = newModel(DefaultConfig("refinenet-r101"), false)
 	if g := m.ConvFLOPs(1, 480, 640) / 1e12; math.Abs(g-1.24) > 0.01 {
 		t.Fatalf("refinenet-r101 at 480x640: %.3f TFLOP, design budget says 1.24", g)
+	}
+}
+
+// TestPenaltyModesAndL1Count checks the ablation switches of the L1 term: the penalised γ are each modality's
+// disjoint slice (the paper) or every channel, and the term is counted M+1 times (the official loop) or once.
+func TestPenaltyModesAndL1Count(t *testing.T) {
+	for _, tc := range []struct {
+		penalty string
+		once    bool
+	}{{"", false}, {PenaltyAll, false}, {PenaltyDisjoint, true}} {
+		cfg := DefaultConfig("lite-r18")
+		cfg.Width, cfg.Classes, cfg.Penalty, cfg.Modalities = 1.0/16, 3, tc.penalty, modalityNames(3)
+		m, err := New(cfg, 1)
+		if err != nil {
+			t.Fatal(err)
+		}
+		penalised, channels := 0, 0
+		for _, p := range m.Params() {
+			penalised += p.PenaltyHi - p.PenaltyLo
+		}
+		for _, x := range m.ExchangeBNs() {
+			channels += len(x.Gamma)
+		}
+		want := channels / 3 // each modality's third of its own channels
+		if tc.penalty == PenaltyAll {
+			want = channels
+		}
+		if d := penalised - want; d < -8 || d > 8 { // integer slices of odd widths
+			t.Errorf("penalty %q: %d penalised γ of %d, want about %d", tc.penalty, penalised, channels, want)
+		}
+		x := []*engine.Tensor{engine.NewTensor(1, 3, 32, 32), engine.NewTensor(1, 3, 32, 32), engine.NewTensor(1, 3, 32, 32)}
+		labels := make([]uint16, 32*32)
+		loss, _, err := m.Backward(x, labels, 32, 32, TrainOptions{NoDropout: true, L1Once: tc.once})
+		if err != nil {
+			t.Fatal(err)
+		}
+		ce := 0.0
+		for _, c := range loss.CE {
+			ce += c
+		}
+		count := 4.0 // M + 1 outputs
+		if tc.once {
+			count = 1
+		}
+		if got, want := loss.Total-ce, count*float64(cfg.Lambda)*loss.L1; math.Abs(got-want) > 1e-9*math.Max(1, want) {
+			t.Errorf("penalty %q once %v: L1 term %g, want %g", tc.penalty, tc.once, got, want)
+		}
+		if loss.L1 != float64(penalised) { // γ starts at 1: the sum of |γ| is the count
+			t.Errorf("penalty %q: L1 %g over %d penalised γ of value 1", tc.penalty, loss.L1, penalised)
+		}
+	}
+	cfg := DefaultConfig("lite-r18")
+	cfg.Penalty = "half"
+	if _, err := New(cfg, 1); err == nil || !strings.Contains(err.Error(), `L1 penalty "half"`) {
+		t.Errorf("bad penalty mode: %v", err)
 	}
 }

@@ -48,6 +48,7 @@ type params struct {
 	byName   map[string]*Param
 	counters []*Counter
 	noGrad   bool // inference-only model: convolution gradients are allocated on first training use
+	penalty  string
 }
 
 func (ps *params) add(p *Param) *Param {

@@ -156,7 +156,11 @@ func TestBackwardMatchesPyTorch(t *testing.T) {
 				t.Fatal(err)
 			}
 			m.ZeroGrad()
-			loss, out, err := m.Backward(fixtureInputs(t, dir, fc.Modalities), lab.U8, fc.H, fc.W,
+			labels := make([]uint16, len(lab.U8))
+			for i, v := range lab.U8 {
+				labels[i] = uint16(v)
+			}
+			loss, out, err := m.Backward(fixtureInputs(t, dir, fc.Modalities), labels, fc.H, fc.W,
 				TrainOptions{BNTrain: fc.BNMode == "train", NoDropout: true})
 			if err != nil {
 				t.Fatal(err)

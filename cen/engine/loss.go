@@ -11,7 +11,7 @@ import (
 // the others, and with none left the loss and gradient are zero. It uses
 // log-sum-exp with float64 accumulators. A label other than ignore that is not
 // below K panics.
-func CrossEntropy(logits *Tensor, labels []uint8, ignore uint8) (loss float64, dlogits *Tensor) {
+func CrossEntropy(logits *Tensor, labels []uint16, ignore uint16) (loss float64, dlogits *Tensor) {
 	n, k, hw := logits.N, logits.C, logits.H*logits.W
 	if len(labels) != n*hw {
 		panic(fmt.Sprintf("engine: CrossEntropy: %d labels for logits %v", len(labels), logits))

@@ -10,14 +10,14 @@ func TestCrossEntropyHandComputed(t *testing.T) {
 	tests := []struct {
 		name    string
 		logits  []float32 // [1, 2, 1, 2]: class planes of two pixels
-		labels  []uint8
+		labels  []uint16
 		loss    float64
 		dlogits []float32
 	}{
-		{"uniform logits give ln 2", []float32{0, 0, 0, 0}, []uint8{0, 1}, math.Ln2, []float32{-0.25, 0.25, 0.25, -0.25}},
-		{"ignored pixel is skipped", []float32{0, 5, 0, -3}, []uint8{0, ignore}, math.Ln2, []float32{-0.5, 0, 0.5, 0}},
-		{"all ignored gives zero", []float32{1, 2, 3, 4}, []uint8{ignore, ignore}, 0, []float32{0, 0, 0, 0}},
-		{"large logits stay finite", []float32{1000, 0, 1000 + float32(math.Log(3)), 0}, []uint8{1, 0}, (math.Log(4/3.0) + math.Ln2) / 2,
+		{"uniform logits give ln 2", []float32{0, 0, 0, 0}, []uint16{0, 1}, math.Ln2, []float32{-0.25, 0.25, 0.25, -0.25}},
+		{"ignored pixel is skipped", []float32{0, 5, 0, -3}, []uint16{0, ignore}, math.Ln2, []float32{-0.5, 0, 0.5, 0}},
+		{"all ignored gives zero", []float32{1, 2, 3, 4}, []uint16{ignore, ignore}, 0, []float32{0, 0, 0, 0}},
+		{"large logits stay finite", []float32{1000, 0, 1000 + float32(math.Log(3)), 0}, []uint16{1, 0}, (math.Log(4/3.0) + math.Ln2) / 2,
 			[]float32{0.125, -0.25, -0.125, 0.25}},
 	}
 	for _, tt := range tests {
@@ -37,9 +37,9 @@ func TestCrossEntropyGradientMatchesFiniteDifferences(t *testing.T) {
 	for i := range x.Data {
 		x.Data[i] *= 3
 	}
-	labels := make([]uint8, 2*3*4)
+	labels := make([]uint16, 2*3*4)
 	for i := range labels {
-		labels[i] = uint8(rng.IntN(5))
+		labels[i] = uint16(rng.IntN(5))
 		if i%5 == 0 {
 			labels[i] = 255
 		}

@@ -56,9 +56,9 @@ func benchTrain(args []string, stdout, stderr io.Writer) error {
 			inputs[i].Data[j] = float32(rng.NormFloat64())
 		}
 	}
-	labels := make([]uint8, *batch**h**w)
+	labels := make([]uint16, *batch**h**w)
 	for i := range labels {
-		labels[i] = uint8(rng.IntN(*classes))
+		labels[i] = uint16(rng.IntN(*classes))
 	}
 	opt := train.OfficialSGD(m)
 	// The official recipe: frozen batch norm, dropout on, SGD on both parameter groups.
