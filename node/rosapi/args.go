@@ -36,8 +36,7 @@ type Args struct {
 type Param struct {
 	// Name is the parameter's private name, "~name".
 	Name string
-	// Value is the value as rospy reads it: the text parsed as YAML 1.1 (bool, int, float64, string,
-	// []byte, []any, map[string]any).
+	// Value is the value as rospy reads it: the text parsed as YAML 1.1 (see ParseValue).
 	Value any
 	// Text is the value as written.
 	Text string
@@ -45,11 +44,14 @@ type Param struct {
 
 // ParseArgs separates the ROS arguments in args from the program's own, which it returns in order. An
 // argument is a ROS argument when it contains ":=" (roscpp's rule; rospy also wants a name before it):
-// remaps from:=to, the special keys __name, __ns, __log, __master, __ip, __hostname and
-// __tcpros_server_port, and private parameters _name:=value, whose value is read as YAML 1.1 the way rospy
-// reads it (roscpp instead tries int, double, then true/false, else keeps the string, so "[1, 2]" or
-// "yes" differ there). Malformed arguments are errors naming the argument; ParseArgs is stricter than
-// either client library, which skip or misread some of them silently.
+//   - remaps from:=to, both sides graph resource names ("~x" on either side is private to the node);
+//   - the special keys __name, __ns, __log, __master, __ip, __hostname and __tcpros_server_port;
+//   - private parameters _name:=value, whose value is read as YAML 1.1 the way rospy reads it (roscpp
+//     instead tries int, double, then true/false, else keeps the string, so "[1, 2]" and "yes" differ).
+//
+// Malformed arguments are errors naming the argument: an empty side, an invalid name, a value no
+// parameter can hold, an unknown __key. ParseArgs is stricter than either client library, which skip some
+// of these silently; it also refuses a bad argument that a later one for the same key would override.
 func ParseArgs(args []string) (Args, []string, error) {
 	var a Args
 	var rest []string

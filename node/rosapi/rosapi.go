@@ -15,7 +15,12 @@
 //	queue, err := rosapi.GetOr(ctx, params, "~queue_size", 1)
 //
 // and gives goroslib.NodeConf{MasterAddress: master, Namespace: names.Namespace(), Name: names.BaseName(),
-// Host: args.Host(env)} names it has resolved with names.Resolve.
+// Host: args.Host(env)} topic and service names it has resolved with names.Resolve. Two goroslib habits
+// undo this unless the node prevents them: NewNode takes ROS_NAMESPACE over NodeConf.Namespace (so __ns:=
+// loses unless ROS_NAMESPACE is set to names.Namespace()), and it remaps the node name and every topic by
+// exact string match against os.Args, which renames a node given "cen:=x" (roscpp ignores that) and chains
+// remaps that roscpp applies once ("/a:=/b /b:=/c" makes /a /c). Setting os.Args to the program name plus
+// the returned rest before NewNode turns goroslib's remapping off.
 package rosapi
 
 import (

@@ -24,6 +24,8 @@ type TypeError struct {
 	Index int    // for a list, the first item at fault; -1 otherwise
 }
 
+// Error says what the parameter holds and what was wanted: `~queue_size is the string "ten", want an
+// integer`.
 func (e *TypeError) Error() string {
 	if e.Index >= 0 {
 		list, _ := e.Value.([]any)

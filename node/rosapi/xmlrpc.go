@@ -206,6 +206,7 @@ type Fault struct {
 	Message string
 }
 
+// Error gives the fault's code and message.
 func (f *Fault) Error() string { return fmt.Sprintf("XML-RPC fault %d: %s", f.Code, f.Message) }
 
 // decodeResponse reads a methodResponse and returns its one value, or a *Fault.
