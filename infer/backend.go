@@ -32,7 +32,28 @@ func openCheckpoint(path string, conf Conf) (*Model, error) {
 	if err != nil {
 		return nil, err
 	}
-	cfg, r := m.Config(), ck.Recipe
+	return engineModel(path, m, ck.Recipe, conf)
+}
+
+// NewEngine runs a network held in memory (a training run's, for validation) on the Go engine, exactly as
+// Open runs a checkpoint: through its recipe, with the same preprocessing and post-processing. The network
+// must not be trained while the Model is in use. Conf.Engine is not applied: the caller owns the engine's
+// settings.
+func NewEngine(m *cen.Model, conf Conf) (*Model, error) {
+	switch d := normDevice(conf.Device); d {
+	case "auto", "cpu":
+	default:
+		return nil, fmt.Errorf("a network in memory runs on the Go engine (cpu), not %s", d)
+	}
+	em, err := engineModel("(in memory)", m, m.Recipe(), conf)
+	if err != nil {
+		return nil, err
+	}
+	return em.prepare()
+}
+
+func engineModel(path string, m *cen.Model, r cen.Recipe, conf Conf) (*Model, error) {
+	cfg := m.Config()
 	spec, err := recipeSpec(path, r)
 	if err != nil {
 		return nil, err

@@ -183,7 +183,13 @@ func Open(path string, conf Conf) (*Model, error) {
 	if err != nil {
 		return nil, err
 	}
-	if m.feeds, err = feedsFor(path, m.info.Modalities, m.info.Spec); err != nil {
+	return m.prepare()
+}
+
+// prepare decides how each modality is fed; a model whose names cannot be fed is closed and refused.
+func (m *Model) prepare() (*Model, error) {
+	var err error
+	if m.feeds, err = feedsFor(m.info.Path, m.info.Modalities, m.info.Spec); err != nil {
 		m.run.close()
 		return nil, err
 	}

@@ -473,3 +473,34 @@ func foreignONNX(t *testing.T) []byte {
 	}
 	return b
 }
+
+// TestNewEngineSegmentsLikeTheCheckpoint runs a network in memory and the checkpoint it saves: the same
+// labels (the trainer validates through NewEngine).
+func TestNewEngineSegmentsLikeTheCheckpoint(t *testing.T) {
+	model := modeltest.Network(t, "lite-r18", 2, 8)
+	modeltest.SetRecipe(t, model, nonDefaultSpec())
+	mem, err := NewEngine(model, Conf{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer mem.Close()
+	file, err := Open(modeltest.Checkpoint(t, model), Conf{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer file.Close()
+	var a, b Result
+	f := frame(120, 90, 3)
+	if err := mem.Segment(f, &a); err != nil {
+		t.Fatal(err)
+	}
+	if err := file.Segment(f, &b); err != nil {
+		t.Fatal(err)
+	}
+	if fmt.Sprint(a.Labels) != fmt.Sprint(b.Labels) {
+		t.Fatal("the network in memory and its checkpoint give different labels")
+	}
+	if _, err := NewEngine(model, Conf{Device: "cuda"}); err == nil {
+		t.Fatal("a network in memory accepted cuda")
+	}
+}
