@@ -253,6 +253,11 @@ empty_list: []
 				t.Errorf("Search(%q) = %q, %v, %v; want %q", name, got, found, err, want)
 			}
 		}
+		// A remap applies to the name as written, since the master resolves the search.
+		remapped, _ := NewResolver("/pr2/arm", "planner", []Remap{{"robot_description", "/robot_description"}})
+		if got, found, err := newClient(t, Conf{Resolver: remapped}).Search(ctx, "robot_description"); err != nil || !found || got != "/robot_description" {
+			t.Errorf("remapped Search(robot_description) = %q, %v, %v; want /robot_description", got, found, err)
+		}
 		if got, found, err := n.Search(ctx, "nowhere"); err != nil || found {
 			t.Errorf("Search(nowhere) = %q, %v, %v; want not found", got, found, err)
 		}
