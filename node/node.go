@@ -40,6 +40,8 @@ type Conf struct {
 	// MasterAddress is the master's "host:port"; Host the address other nodes reach this one at ("" lets
 	// goroslib choose).
 	MasterAddress, Host string
+	// TCPROSPort fixes the port of the TCPROS server (__tcpros_server_port); 0 picks a free one.
+	TCPROSPort int
 	// Resolve turns a graph name as the node uses it ("rgb/image", "~labels", "/tf_static") into the absolute
 	// name after the command line's remappings.
 	Resolve func(name string) (string, error)
@@ -305,7 +307,7 @@ func (c *rosConn) close() {
 func (n *node) connect() error {
 	host := n.conf.Host
 	gn, err := goroslib.NewNode(goroslib.NodeConf{
-		Namespace: n.conf.Namespace, Name: n.conf.Name, MasterAddress: n.conf.MasterAddress, Host: host,
+		Namespace: n.conf.Namespace, Name: n.conf.Name, MasterAddress: n.conf.MasterAddress, Host: host, TcprosPort: n.conf.TCPROSPort,
 		LogDestinations: goroslib.LogDestinationRosout | goroslib.LogDestinationCallback,
 		OnLog: func(level goroslib.LogLevel, msg string) {
 			// Every line goroslib logs, the node's own included (node.log sends them through goroslib so they

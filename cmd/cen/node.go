@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"errors"
 	"flag"
 	"fmt"
 	"io"
@@ -93,7 +94,10 @@ func runNode(args []string, stdout, stderr io.Writer) error {
 		return err
 	}
 	// goroslib takes its namespace from ROS_NAMESPACE when set: give it the one resolved here (__ns:= wins).
+	// It also remaps every name it is given by exact string match against os.Args: the names it gets are
+	// already resolved and remapped, so it must not see the ROS arguments again.
 	os.Setenv("ROS_NAMESPACE", names.Namespace())
+	os.Args = append(os.Args[:1], rest...)
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	var mu sync.Mutex
@@ -104,7 +108,7 @@ func runNode(args []string, stdout, stderr io.Writer) error {
 		fmt.Fprintf(stderr, "[%s] [%.6f] %s: %s\n", tag, float64(time.Now().UnixMicro())/1e6, names.Name(), msg)
 	}
 	err = node.Run(ctx, node.Conf{
-		Namespace: names.Namespace(), Name: names.BaseName(), MasterAddress: master, Host: rosArgs.Host(env),
+		Namespace: names.Namespace(), Name: names.BaseName(), MasterAddress: master, Host: rosArgs.Host(env), TCPROSPort: rosArgs.TCPROSPort,
 		Resolve: names.Resolve, Defaults: defaults, Infer: infer.Conf{ORT: ortOptions(*ortLib)}, Log: logLine,
 		Params: func() (node.ParamServer, error) {
 			c, err := rosapi.NewClient(rosapi.Conf{MasterAddress: master, Resolver: names})
@@ -131,11 +135,10 @@ type paramServer struct {
 }
 
 func (p paramServer) Get(key string) (any, bool, error) {
-	ok, err := p.c.Has(p.ctx, key)
-	if err != nil || !ok {
-		return nil, false, err
-	}
 	v, err := p.c.Get(p.ctx, key)
+	if errors.Is(err, rosapi.ErrNotSet) {
+		return nil, false, nil
+	}
 	return v, err == nil, err
 }
 
