@@ -256,6 +256,50 @@ func LoadCheckpoint(path string) (*Model, *CheckpointInfo, error) {
 	return m, info, nil
 }
 
+// ReadCheckpointInfo reads what a checkpoint holds besides its weights (configuration, recipe, training state
+// and extra tensors) without building its network.
+func ReadCheckpointInfo(path string) (*CheckpointInfo, error) {
+	cf, err := readCheckpointFile(path)
+	if err != nil {
+		return nil, err
+	}
+	info := &CheckpointInfo{Extra: map[string][]float32{}}
+	if err := json.Unmarshal([]byte(cf.meta["config"]), &info.Config); err != nil {
+		return nil, fmt.Errorf("%s: bad config in metadata: %v", path, err)
+	}
+	if info.Recipe, err = recipeFromMetadata(cf.meta, info.Config.Classes); err != nil {
+		return nil, fmt.Errorf("%s: %w", path, err)
+	}
+	info.Recipe.Version = cf.meta[MetaVersion]
+	if s, ok := cf.meta["state"]; ok {
+		info.State = json.RawMessage(s)
+	}
+	for _, k := range cf.order {
+		if name, ok := strings.CutPrefix(k, "state."); ok && cf.entries[k].Dtype == "F32" {
+			info.Extra[name] = cf.f32(k)
+		}
+	}
+	return info, nil
+}
+
+// LoadWeightsExcept is LoadWeights for a checkpoint of the same architecture whose tensors under prefix may
+// have other shapes (a classifier of another class count: "clf_conv."): those keep m's values, and their
+// number is returned. Every other tensor must match, as for LoadWeights.
+func (m *Model) LoadWeightsExcept(path, prefix string) (int, error) {
+	cf, err := readCheckpointFile(path)
+	if err != nil {
+		return 0, err
+	}
+	skip := map[string]bool{}
+	for _, p := range m.ps.list {
+		if e, ok := cf.entries[p.Name]; ok && strings.HasPrefix(p.Name, prefix) && !sameShape(e.Shape, p.Shape) {
+			skip[p.Name] = true
+		}
+	}
+	_, err = m.loadSkipping(cf, path, skip)
+	return len(skip), err
+}
+
 // LoadWeights reads a checkpoint into m, whose architecture must match it exactly: the first tensor that is
 // missing, extra or of another shape is named in the error, and m is left unchanged. m keeps its own recipe
 // (the file's is in the returned info): a run initialised from another model's weights feeds its own data.
@@ -268,6 +312,11 @@ func (m *Model) LoadWeights(path string) (*CheckpointInfo, error) {
 }
 
 func (m *Model) load(cf *checkpointFile, path string) (*CheckpointInfo, error) {
+	return m.loadSkipping(cf, path, nil)
+}
+
+// loadSkipping is load where the tensors named in skip are not read from the file (m keeps them).
+func (m *Model) loadSkipping(cf *checkpointFile, path string, skip map[string]bool) (*CheckpointInfo, error) {
 	// Check everything before copying anything.
 	info := &CheckpointInfo{Extra: map[string][]float32{}}
 	if err := json.Unmarshal([]byte(cf.meta["config"]), &info.Config); err != nil {
@@ -282,6 +331,9 @@ func (m *Model) load(cf *checkpointFile, path string) (*CheckpointInfo, error) {
 	want := map[string]bool{}
 	for _, p := range m.ps.list {
 		want[p.Name] = true
+		if skip[p.Name] {
+			continue
+		}
 		e, ok := cf.entries[p.Name]
 		if !ok {
 			return nil, fmt.Errorf("%s does not fit the %s network: it has no tensor %s %s", path, m.cfg.Arch, p.Name, shapeString(p.Shape))
@@ -306,7 +358,9 @@ func (m *Model) load(cf *checkpointFile, path string) (*CheckpointInfo, error) {
 		}
 	}
 	for _, p := range m.ps.list {
-		copy(p.Data, cf.f32(p.Name))
+		if !skip[p.Name] {
+			copy(p.Data, cf.f32(p.Name))
+		}
 	}
 	for _, c := range m.ps.counters {
 		if e, ok := cf.entries[c.Name]; ok && e.Dtype == "I64" && e.Offsets[1]-e.Offsets[0] == 8 {

@@ -240,3 +240,35 @@ print(h['__metadata__']['format'], json.loads(h['__metadata__']['state'])['epoch
 		t.Fatalf("python read %v, Go has %v", v, w.Data[idx])
 	}
 }
+
+// TestLoadWeightsExceptKeepsAClassifierOfAnotherSize starts a 6-class network from a 5-class checkpoint: every
+// tensor but the classifier comes from the file, the classifier keeps its own values; any other mismatch is
+// still an error. ReadCheckpointInfo reads the recipe and state without the weights.
+func TestLoadWeightsExceptKeepsAClassifierOfAnotherSize(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "five.ckpt")
+	five := smallModel(t, "lite-r18", 2, 5, 1.0/16)
+	for _, p := range five.Params() {
+		for i := range p.Data {
+			p.Data[i] = 0.5
+		}
+	}
+	if err := five.SaveCheckpoint(path, json.RawMessage(`{"epoch":4}`), nil); err != nil {
+		t.Fatal(err)
+	}
+	six := smallModel(t, "lite-r18", 2, 6, 1.0/16)
+	clf := append([]float32(nil), six.Param("clf_conv.weight").Data...)
+	n, err := six.LoadWeightsExcept(path, "clf_conv.")
+	if err != nil || n != 2 {
+		t.Fatalf("LoadWeightsExcept = %d, %v; want the classifier's 2 tensors kept", n, err)
+	}
+	if six.Param("conv1.weight").Data[0] != 0.5 || six.Param("clf_conv.weight").Data[0] != clf[0] {
+		t.Fatal("encoder not loaded or classifier overwritten")
+	}
+	if _, err := smallModel(t, "lite-r34", 2, 5, 1.0/16).LoadWeightsExcept(path, "clf_conv."); err == nil || !strings.Contains(err.Error(), "does not fit") {
+		t.Fatalf("another architecture: %v", err)
+	}
+	info, err := ReadCheckpointInfo(path)
+	if err != nil || string(info.State) != `{"epoch":4}` || info.Config.Classes != 5 || len(info.Recipe.ClassNames) != 5 {
+		t.Fatalf("ReadCheckpointInfo = %+v, %v", info, err)
+	}
+}
