@@ -27,6 +27,8 @@ func benchTrain(args []string, stdout, stderr io.Writer) error {
 	warmup := fs.Int("warmup", 1, "untimed steps first")
 	mods := fs.Int("modalities", 2, "modalities")
 	classes := fs.Int("classes", 40, "classes")
+	mult := fs.Float64("width-mult", 1, "channel width multiplier of the network")
+	bnTrain := fs.Bool("bn-train", false, "batch norm in training mode (the lite recipe) instead of frozen (the official one)")
 	cpuprofile := fs.String("cpuprofile", "", "write a CPU profile of the timed steps (go tool pprof)")
 	if err := fs.Parse(args); err != nil {
 		return err
@@ -43,7 +45,7 @@ func benchTrain(args []string, stdout, stderr io.Writer) error {
 	}
 	engine.SetThreads(*threads)
 	cfg := cen.DefaultConfig(*arch)
-	cfg.Modalities, cfg.Classes = defaultModalities(*mods), *classes
+	cfg.Modalities, cfg.Classes, cfg.Width = defaultModalities(*mods), *classes, *mult
 	m, err := cen.New(cfg, 1)
 	if err != nil {
 		return err
@@ -64,7 +66,7 @@ func benchTrain(args []string, stdout, stderr io.Writer) error {
 	// The official recipe: frozen batch norm, dropout on, SGD on both parameter groups.
 	step := func(seed uint64) error {
 		m.ZeroGrad()
-		if _, _, err := m.Backward(inputs, labels, *h, *w, cen.TrainOptions{Seed: seed}); err != nil {
+		if _, _, err := m.Backward(inputs, labels, *h, *w, cen.TrainOptions{Seed: seed, BNTrain: *bnTrain}); err != nil {
 			return err
 		}
 		opt.Step()
