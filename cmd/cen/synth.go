@@ -9,6 +9,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/cen-ros/cen/bags"
 	"github.com/cen-ros/cen/synth"
 )
 
@@ -17,8 +18,10 @@ func init() {
 }
 
 func runSynth(args []string, stdout, stderr io.Writer) error {
-	fs := newFlags("synth", "--out DIR [--n N] [--seed S] [--size HxW] [--val N]", stderr)
+	fs := newFlags("synth", "(--out DIR | --bag B) [--n N] [--seed S] [--size HxW] [--val N] [--rate HZ]", stderr)
 	out := fs.String("out", "", "data set folder to write (created if needed)")
+	bag := fs.String("bag", "", "bag to write instead: colour, 16UC1 depth (mm), camera infos and ground truth (topics "+bags.SynthRGB+", ...)")
+	rate := fs.Float64("rate", 10, "frame rate of the bag's stamps (Hz)")
 	n := fs.Int("n", 1000, "number of frames")
 	seed := fs.Uint64("seed", 0, "seed selecting the data set")
 	size := fs.String("size", "240x320", "image size as HEIGHTxWIDTH")
@@ -31,9 +34,9 @@ func runSynth(args []string, stdout, stderr io.Writer) error {
 	if fs.NArg() > 0 {
 		return fmt.Errorf("unexpected argument %q (flags only)", fs.Arg(0))
 	}
-	if *out == "" {
+	if (*out == "") == (*bag == "") {
 		fs.Usage()
-		return fmt.Errorf("--out is required")
+		return fmt.Errorf("give --out (a data set folder) or --bag (a bag file)")
 	}
 	if *n < 1 || *n > synth.MaxFrames {
 		return fmt.Errorf("--n %d: the frame count must be 1..%d", *n, synth.MaxFrames)
@@ -41,6 +44,16 @@ func runSynth(args []string, stdout, stderr io.Writer) error {
 	h, w, err := parseSize(*size)
 	if err != nil {
 		return err
+	}
+	if *bag != "" {
+		bar := newProgressBar(stderr)
+		if err := bags.WriteSyntheticBag(*bag, bags.SynthConf{N: *n, Height: h, Width: w, Seed: *seed, Rate: *rate}, bar.update); err != nil {
+			bar.abort()
+			return err
+		}
+		fmt.Fprintf(stdout, "wrote %s: %d frames of %dx%d (seed %d) at %g Hz: %s (rgb8), %s (16UC1 mm), %s (ground truth, mono8, %d classes, %d void), camera infos\n",
+			*bag, *n, w, h, *seed, *rate, bags.SynthRGB, bags.SynthDepth, bags.SynthLabels, len(synth.ClassNames), synth.Void)
+		return nil
 	}
 	conf := synth.Conf{N: *n, Height: h, Width: w, Seed: *seed}
 	switch {
