@@ -18,6 +18,7 @@ import (
 
 	"github.com/cen-ros/cen/calibration"
 	"github.com/cen-ros/cen/infer"
+	"github.com/cen-ros/cen/node/frames"
 	"github.com/cen-ros/cen/node/reconfigure"
 	"github.com/cen-ros/cen/node/timesync"
 	"github.com/cen-ros/cen/preprocess"
@@ -80,7 +81,7 @@ type node struct {
 	names map[string]string // resolved topic names
 	model *infer.Model
 	work  *worker
-	geo   geometry
+	fb    *frames.Builder
 	stats stats
 
 	dyn      atomic.Pointer[Dynamic]
@@ -221,13 +222,14 @@ func (n *node) start() error {
 	d := set.Dynamic
 	n.dyn.Store(&d)
 	n.wants.Store(&wants{})
+	fc := frames.Conf{DepthScale: set.DepthScale, FillHoles: set.FillHoles}
 	if set.DepthToRGB != nil {
 		v := set.DepthToRGB
 		e, err := calibration.FromQuaternion(v[3], v[4], v[5], v[6], [3]float64{v[0], v[1], v[2]})
 		if err != nil {
 			return fmt.Errorf("~depth_to_rgb: %w", err)
 		}
-		n.geo.param = &e
+		fc.DepthToRGB = &e
 	}
 	ic := n.conf.Infer
 	ic.Device, ic.Threads = set.Device, set.Threads
@@ -255,7 +257,9 @@ func (n *node) start() error {
 		m.Close()
 		return fmt.Errorf("warm-up of %s: %w", set.Model, err)
 	}
-	n.work = newWorker(m, set, &n.geo)
+	fc.NeedCamera = info.Spec.DepthEncoding == preprocess.HHA
+	n.fb = frames.NewBuilder(fc)
+	n.work = newWorker(m, set, n.fb)
 	n.diag = newDiagnostics(n)
 	provider := info.Device
 	if info.Backend == "onnxruntime" {
@@ -464,25 +468,24 @@ func (n *node) subscribe(c *rosConn) error {
 		var err error
 		switch transport {
 		case "raw":
-			err = add(base, func(m *sensor_msgs.Image) { push(topic, input{header: m.Header, raw: m}) })
+			err = add(base, func(m *sensor_msgs.Image) { push(topic, input{Input: frames.Input{Header: m.Header, Raw: m}}) })
 		default: // compressed, compressedDepth
-			err = add(base+"/"+transport, func(m *sensor_msgs.CompressedImage) { push(topic, input{header: m.Header, compressed: m}) })
+			err = add(base+"/"+transport, func(m *sensor_msgs.CompressedImage) {
+				push(topic, input{Input: frames.Input{Header: m.Header, Compressed: m}})
+			})
 		}
 		if err != nil {
 			return err
 		}
 	}
-	if err := add(n.names[TopicRGBInfo], func(m *sensor_msgs.CameraInfo) { n.geo.setRGBInfo(m) }); err != nil {
+	if err := add(n.names[TopicRGBInfo], func(m *sensor_msgs.CameraInfo) { n.fb.SetRGBInfo(m) }); err != nil {
 		return err
 	}
-	if err := add(n.names[TopicDepthInfo], func(m *sensor_msgs.CameraInfo) { n.geo.setDepthInfo(m) }); err != nil {
+	if err := add(n.names[TopicDepthInfo], func(m *sensor_msgs.CameraInfo) { n.fb.SetDepthInfo(m) }); err != nil {
 		return err
 	}
 	return add(n.names[TopicTFStatic], func(m *tf2_msgs.TFMessage) {
-		n.geo.mu.Lock()
-		err := n.geo.tf.add(m)
-		n.geo.mu.Unlock()
-		if err != nil {
+		if err := n.fb.AddTF(m); err != nil {
 			n.logThrottled("warn", "tf", "%v", err)
 		}
 	})
@@ -507,11 +510,11 @@ func (n *node) synchronise(ctx context.Context) {
 		case <-ctx.Done():
 			return
 		case e := <-n.events:
-			n.diag.input[e.topic].tick(e.in.header.Stamp, n.now())
-			if e.in.header.Stamp.IsZero() || e.in.header.Stamp.UnixNano() == 0 {
+			n.diag.input[e.topic].tick(e.in.Header.Stamp, n.now())
+			if e.in.Header.Stamp.IsZero() || e.in.Header.Stamp.UnixNano() == 0 {
 				n.stats.zeroStamps.Add(1)
 			}
-			for _, set := range sy.Add(e.topic, e.in.header.Stamp.UnixNano(), e.in) {
+			for _, set := range sy.Add(e.topic, e.in.Header.Stamp.UnixNano(), e.in) {
 				if n.box.put(&pair{rgb: set[0].Value, depth: set[1].Value, synced: time.Now()}) {
 					n.stats.dropped.Add(1)
 				}
@@ -546,15 +549,15 @@ func (n *node) segment(ctx context.Context) {
 		last = time.Now()
 		out, err := n.work.process(p.rgb, p.depth, dyn, *n.wants.Load())
 		switch {
-		case errors.Is(err, errWaiting):
+		case errors.Is(err, frames.ErrWaiting):
 			n.stats.waiting.Add(1)
 			n.stats.setReason(&n.stats.waitReason, err.Error())
-			n.logThrottled("warn", "waiting", "pair at %s not segmented: %v", stampString(p.rgb.header.Stamp), err)
+			n.logThrottled("warn", "waiting", "pair at %s not segmented: %v", stampString(p.rgb.Header.Stamp), err)
 			continue
 		case err != nil:
 			n.stats.rejected.Add(1)
 			n.stats.setReason(&n.stats.rejectReason, err.Error())
-			n.logThrottled("error", "rejected", "frame at %s rejected: %v", stampString(p.rgb.header.Stamp), err)
+			n.logThrottled("error", "rejected", "frame at %s rejected: %v", stampString(p.rgb.Header.Stamp), err)
 			continue
 		}
 		c := n.conn.Load()

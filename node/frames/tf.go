@@ -1,4 +1,4 @@
-package node
+package frames
 
 import (
 	"fmt"
@@ -12,7 +12,7 @@ import (
 // staticTF is the tree of static transforms (/tf_static, tf2_msgs/TFMessage): for each child frame, its
 // parent and the transform that maps points of the child frame into the parent frame. Camera drivers publish
 // the chain depth optical frame → depth frame → camera link → colour frame → colour optical frame there.
-// Callers hold geometry.mu.
+// Callers hold Builder.mu.
 type staticTF struct {
 	edges map[string]tfEdge
 }
