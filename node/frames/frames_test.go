@@ -24,7 +24,9 @@ func TestStaticTFFindsTheTransformThroughTheTree(t *testing.T) {
 	s2 := math.Sqrt(0.5)
 	var st staticTF
 	// optical frame = camera frame rotated: z forward, x right, y down (the REP 103 optical convention).
-	opt := func(parent, child string) geometry_msgs.TransformStamped { return tf(parent, child, 0, 0, 0, -0.5, 0.5, -0.5, 0.5) }
+	opt := func(parent, child string) geometry_msgs.TransformStamped {
+		return tf(parent, child, 0, 0, 0, -0.5, 0.5, -0.5, 0.5)
+	}
 	if err := st.add(&tf2_msgs.TFMessage{Transforms: []geometry_msgs.TransformStamped{
 		tf("camera_link", "camera_depth_frame", 0, 0, 0, 0, 0, 0, 1),
 		tf("camera_link", "camera_color_frame", 0, 0.015, 0, 0, 0, s2*0.01, 1), // 1.5 cm left, a small yaw
