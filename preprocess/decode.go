@@ -190,3 +190,34 @@ func grow[T any](s []T, n int) []T {
 	}
 	return make([]T, n)
 }
+
+// DecodeLabelsTo reads a label image (ids: mono8, or 16-bit mono16/16UC1 in the message's byte order) into
+// dst, which holds Width × Height labels.
+func DecodeLabelsTo(dst []uint16, r Raw) error {
+	ps, err := checkRaw(r)
+	if err != nil {
+		return err
+	}
+	if r.Encoding != Mono8 && r.Encoding != Mono16 && r.Encoding != Depth16 {
+		return fmt.Errorf("preprocess: %s is not a label encoding (want mono8, mono16 or 16UC1)", r.Encoding)
+	}
+	if len(dst) != r.Width*r.Height {
+		return fmt.Errorf("preprocess: %d labels for a %dx%d label image", len(dst), r.Width, r.Height)
+	}
+	var order binary.ByteOrder = binary.LittleEndian
+	if r.BigEndian {
+		order = binary.BigEndian
+	}
+	for y := 0; y < r.Height; y++ {
+		src := r.Data[y*r.Step : y*r.Step+r.Width*ps]
+		out := dst[y*r.Width : (y+1)*r.Width]
+		for x := range out {
+			if ps == 1 {
+				out[x] = uint16(src[x])
+			} else {
+				out[x] = order.Uint16(src[2*x:])
+			}
+		}
+	}
+	return nil
+}

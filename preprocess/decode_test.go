@@ -145,3 +145,27 @@ func TestDecodeToReusesBuffers(t *testing.T) {
 		t.Fatalf("second decode reallocated (err %v)", err)
 	}
 }
+
+func TestDecodeLabelsReadsIDImagesInTheirByteOrder(t *testing.T) {
+	for _, tc := range []struct {
+		r    Raw
+		want []uint16
+	}{
+		{Raw{Encoding: Mono8, Width: 2, Height: 2, Step: 3, Data: []byte{1, 2, 9, 3, 255, 9}}, []uint16{1, 2, 3, 255}},
+		{Raw{Encoding: Depth16, Width: 2, Height: 1, Step: 4, Data: []byte{0x2c, 0x01, 7, 0}}, []uint16{300, 7}},
+		{Raw{Encoding: Mono16, Width: 2, Height: 1, Step: 4, BigEndian: true, Data: []byte{0x01, 0x2c, 0, 7}}, []uint16{300, 7}},
+	} {
+		got := make([]uint16, len(tc.want))
+		if err := DecodeLabelsTo(got, tc.r); err != nil {
+			t.Fatal(err)
+		}
+		for i := range got {
+			if got[i] != tc.want[i] {
+				t.Fatalf("%s: %v, want %v", tc.r.Encoding, got, tc.want)
+			}
+		}
+	}
+	if err := DecodeLabelsTo(make([]uint16, 4), Raw{Encoding: RGB8, Width: 2, Height: 2, Step: 6, Data: make([]byte, 12)}); err == nil {
+		t.Error("an rgb8 image was read as ids")
+	}
+}
