@@ -144,7 +144,8 @@ type Transform struct {
 	Scale float64
 	// Width and Height are the resized size: the source size × Scale rounded to nearest, as cv2.resize
 	// with fx = fy = Scale computes it. The images are resized to exactly this size, so the sampling grid
-	// uses Width/SrcWidth, which differs from Scale by under half a pixel over the image.
+	// is Width/SrcWidth rather than cv2's Scale: the two grids part by at most half a resized pixel, at the
+	// far edge. (Depth and labels then follow LabelsToNet's nearest rule exactly.)
 	Width, Height int
 	// PadX and PadY are the padding on each side: ⌈(crop − size)/2⌉ when positive, as the official Pad.
 	PadX, PadY int
