@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"math"
 	"math/rand/v2"
+	"strings"
 
 	"github.com/cen-ros/cen/cen/engine"
 )
@@ -50,8 +51,10 @@ type decoder struct {
 	clf        *conv
 }
 
-// New builds a network for cfg with freshly initialised weights: He-normal convolutions, unit batch norms,
-// α = 1. seed makes the initialisation reproducible.
+// New builds a network for cfg with freshly initialised weights, as the official code initialises a network
+// it does not load: the encoder as torchvision initialises a ResNet (He-normal convolutions in fan-out mode,
+// unit batch norms), the decoder with PyTorch's default for convolutions (weights and biases uniform in
+// ±1/√fan-in), α = 1. seed makes the initialisation reproducible.
 func New(cfg Config, seed uint64) (*Model, error) {
 	m, err := newModel(cfg, true)
 	if err != nil {
@@ -165,14 +168,32 @@ func (m *Model) buildDecoder() {
 
 func (m *Model) initWeights(seed uint64) {
 	rng := rand.New(rand.NewPCG(seed, 0x63656e))
+	fanIn := map[string]int{} // of each decoder convolution, for its bias
 	for _, p := range m.ps.list {
 		if p.Kind != Weight || len(p.Shape) != 4 {
 			continue
 		}
-		fanIn := p.Shape[1] * p.Shape[2] * p.Shape[3]
-		std := math.Sqrt(2 / float64(fanIn))
+		in := p.Shape[1] * p.Shape[2] * p.Shape[3]
+		if p.Encoder {
+			std := math.Sqrt(2 / float64(p.Shape[0]*p.Shape[2]*p.Shape[3])) // kaiming_normal_, fan_out, relu
+			for i := range p.Data {
+				p.Data[i] = float32(rng.NormFloat64() * std)
+			}
+			continue
+		}
+		// nn.Conv2d's reset_parameters: kaiming_uniform_ with a = √5, i.e. U(±1/√fan_in).
+		bound := 1 / math.Sqrt(float64(in))
 		for i := range p.Data {
-			p.Data[i] = float32(rng.NormFloat64() * std)
+			p.Data[i] = float32((2*rng.Float64() - 1) * bound)
+		}
+		fanIn[strings.TrimSuffix(p.Name, ".weight")] = in
+	}
+	for _, p := range m.ps.list {
+		if in, ok := fanIn[strings.TrimSuffix(p.Name, ".bias")]; ok && strings.HasSuffix(p.Name, ".bias") {
+			bound := 1 / math.Sqrt(float64(in))
+			for i := range p.Data {
+				p.Data[i] = float32((2*rng.Float64() - 1) * bound)
+			}
 		}
 	}
 }
