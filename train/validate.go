@@ -218,11 +218,11 @@ func (h *history) load(path string) {
 	sc.Buffer(make([]byte, 1<<20), 1<<24)
 	for sc.Scan() {
 		var e struct {
-			Kind  string    `json:"kind"`
-			Step  int       `json:"step"`
-			Loss  float64   `json:"loss"`
-			CE    []float64 `json:"ce"`
-			L1    float64   `json:"l1"`
+			Kind string    `json:"kind"`
+			Step int       `json:"step"`
+			Loss float64   `json:"loss"`
+			CE   []float64 `json:"ce"`
+			L1   float64   `json:"l1"`
 			scores
 		}
 		if json.Unmarshal(sc.Bytes(), &e) != nil {
