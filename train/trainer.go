@@ -150,12 +150,16 @@ func (r *run) setup(conf Conf) error {
 	if err := r.buildModel(resume, last); err != nil {
 		return err
 	}
+	r.history.names = append(append([]string(nil), conf.Modalities...), "ensemble")
+	if resume {
+		// Steps logged after the checkpoint (a run killed mid-epoch) are done again: forget them.
+		if err := r.history.load(filepath.Join(conf.Out, LogFile), r.st.Step); err != nil {
+			return err
+		}
+		r.log(fmt.Sprintf("resuming %s at epoch %d, batch %d (step %d)", conf.Out, r.st.Epoch+1, r.st.Batch, r.st.Step))
+	}
 	if r.jsonl, err = os.OpenFile(filepath.Join(conf.Out, LogFile), os.O_CREATE|os.O_APPEND|os.O_WRONLY, 0o644); err != nil {
 		return fmt.Errorf("train: %w", err)
-	}
-	if resume {
-		r.history.load(filepath.Join(conf.Out, LogFile))
-		r.log(fmt.Sprintf("resuming %s at epoch %d, batch %d (step %d)", conf.Out, r.st.Epoch+1, r.st.Batch, r.st.Step))
 	}
 	r.bar = newProgress(progressW, conf.Recipe.Epochs()*r.batchesPer, conf.Recipe.Batch)
 	return nil

@@ -2,6 +2,7 @@ package train
 
 import (
 	"bufio"
+	"bytes"
 	"encoding/json"
 	"fmt"
 	"image"
@@ -207,14 +208,18 @@ func (h *history) addStep(step int, l *cen.Loss) {
 
 func (h *history) addVal(s *scores) { h.vals = append(h.vals, *s) }
 
-// load reads the history of a run's log.
-func (h *history) load(path string) {
-	f, err := os.Open(path)
+// load reads the history of a run's log up to step (the checkpoint a run resumes from) and rewrites the log
+// without the lines of later steps.
+func (h *history) load(path string, step int) error {
+	b, err := os.ReadFile(path)
 	if err != nil {
-		return
+		if os.IsNotExist(err) {
+			return nil
+		}
+		return fmt.Errorf("train: %w", err)
 	}
-	defer f.Close()
-	sc := bufio.NewScanner(f)
+	var keep []byte
+	sc := bufio.NewScanner(bytes.NewReader(b))
 	sc.Buffer(make([]byte, 1<<20), 1<<24)
 	for sc.Scan() {
 		var e struct {
@@ -225,9 +230,10 @@ func (h *history) load(path string) {
 			L1   float64   `json:"l1"`
 			scores
 		}
-		if json.Unmarshal(sc.Bytes(), &e) != nil {
+		if json.Unmarshal(sc.Bytes(), &e) != nil || e.Step > step {
 			continue
 		}
+		keep = append(append(keep, sc.Bytes()...), '\n')
 		switch e.Kind {
 		case "step":
 			h.addStep(e.Step, &cen.Loss{CE: e.CE, Total: e.Loss, L1: e.L1})
@@ -235,6 +241,10 @@ func (h *history) load(path string) {
 			h.addVal(&e.scores)
 		}
 	}
+	if len(keep) == len(b) {
+		return nil
+	}
+	return atomicfile.Write(path, 0o644, func(w io.Writer) error { _, err := w.Write(keep); return err })
 }
 
 // plot writes the run's curves: losses, validation scores per output, and the fraction of γ below θ.
