@@ -6,6 +6,7 @@ import (
 	"io"
 	"os"
 	"os/signal"
+	"syscall"
 	"time"
 
 	"github.com/cen-ros/cen/bags"
@@ -22,6 +23,9 @@ func runEval(args []string, stdout, stderr io.Writer) error {
 	fs := newFlags("eval", "--model M (--bag B --rgb-topic T --depth-topic T --label-topic T [--live] | --data DIR --dataset D) [--json out.json] [--report DIR]", stderr)
 	model := fs.String("model", "", "model file: an ONNX export or a cen checkpoint")
 	bag := fs.String("bag", "", "bag to evaluate")
+	live := fs.Bool("live", false, "play the bag into the node (roslaunch, rosbag play --clock) and score what it publishes")
+	master := fs.String("master", "", "--live: ROS master URI to use (default: ROS_MASTER_URI if a master answers, else one of its own)")
+	rate := fs.Float64("rate", 1, "--live: rosbag play speed")
 	rgbTopic := fs.String("rgb-topic", bags.SynthRGB, "colour topic (sensor_msgs/Image, or CompressedImage)")
 	depthTopic := fs.String("depth-topic", bags.SynthDepth, "depth topic (16UC1/32FC1 Image, or compressedDepth)")
 	labelTopic := fs.String("label-topic", bags.SynthLabels, "ground-truth topic (mono8/mono16/16UC1 ids, or rgb8/bgr8 with --label-palette)")
@@ -57,8 +61,17 @@ func runEval(args []string, stdout, stderr io.Writer) error {
 	default:
 		return fmt.Errorf("--sync %q: use approximate or exact", *sync)
 	}
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
+	if *live {
+		res, err := bags.EvaluateLive(ctx, bags.LiveConf{Model: *model, Bag: *bag, RGBTopic: *rgbTopic, DepthTopic: *depthTopic, LabelTopic: *labelTopic,
+			Labels: bags.LabelConf{Palette: *palette, Remap: *remap, Ignore: *ignore}, MasterURI: *master, Rate: *rate, Samples: *samples,
+			LaunchArgs: []string{"device:=" + *device}, Log: func(l string) { fmt.Fprintln(stderr, l) }})
+		if err != nil {
+			return err
+		}
+		return writeResults(res, *jsonOut, *report, stdout)
+	}
 	bar := newProgressBar(stderr)
 	conf := bags.EvalConf{Model: *model, Bag: *bag, RGBTopic: *rgbTopic, DepthTopic: *depthTopic, LabelTopic: *labelTopic,
 		RGBInfoTopic: *rgbInfo, DepthInfoTopic: *depthInfo, MaxInterval: *maxInterval, OutBag: *outBag, Samples: *samples,
