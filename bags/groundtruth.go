@@ -253,4 +253,3 @@ func (o *outBag) close() error { return o.w.Close() }
 func (o *outBag) abort()       { o.w.Abort() }
 
 func bytesReader(b []byte) io.Reader { return bytes.NewReader(b) }
-

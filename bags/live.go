@@ -191,10 +191,10 @@ type collector struct {
 	gt       *groundTruth
 	info     infer.Info
 	conf     *metrics.Confusion
-	arrived  map[int64]time.Time   // colour stamp → arrival
-	labelled map[int64][]uint16    // colour stamp → labels, until the ground truth comes
-	sizes    map[int64][2]int      // of the labels
-	truths   map[int64]*gtFrame    // ground truth not yet matched
+	arrived  map[int64]time.Time // colour stamp → arrival
+	labelled map[int64][]uint16  // colour stamp → labels, until the ground truth comes
+	sizes    map[int64][2]int    // of the labels
+	truths   map[int64]*gtFrame  // ground truth not yet matched
 	rgbs     map[int64]*sensor_msgs.Image
 	scored   map[int64]bool
 	lat      []float64
