@@ -76,12 +76,45 @@ type Result struct {
 	Classes   []string `json:"classes"`
 	// Confusion is the matrix over all scored frames (rows ground truth), Classes × Classes.
 	Confusion []uint64 `json:"confusion"`
+	// Outputs are the scores of each output the model gives (each modality's, then the ensemble's), when
+	// the evaluation scored them apart (data set evaluations do, as the official evaluation reports them).
+	Outputs []OutputScores `json:"outputs,omitempty"`
 	// Error is the damage that ended reading the bag early, if any (the frames before it are scored).
 	Error string `json:"error,omitempty"`
 
 	latencies []float64
 	samples   []Sample
 	palette   preprocess.Palette
+}
+
+// OutputScores are one output's metrics.
+type OutputScores struct {
+	Name     string   `json:"name"`
+	PixelAcc *float64 `json:"pixel_acc"`
+	MeanAcc  *float64 `json:"mean_acc"`
+	MIoU     *float64 `json:"miou"`
+}
+
+// NewResult builds a result from any evaluation: the scored confusion matrix (the model's prediction, the
+// ensemble for CEN), per-frame latencies and sample frames. mode says where it came from ("offline",
+// "live", "data set").
+func NewResult(source, mode string, info infer.Info, c *metrics.Confusion, latencies []float64, samples []Sample) *Result {
+	r := &Result{Bag: source, Mode: mode, FramesSkipped: map[string]int{}, latencies: latencies, samples: samples, palette: info.Palette}
+	r.Model, r.Machine = modelOf(info), thisMachine()
+	r.finish(c, info.ClassNames)
+	return r
+}
+
+// AddOutput records one output's scores (see Result.Outputs).
+func (r *Result) AddOutput(name string, c *metrics.Confusion) {
+	s := c.Scores()
+	nz := func(v float64) *float64 {
+		if math.IsNaN(v) {
+			return nil
+		}
+		return &v
+	}
+	r.Outputs = append(r.Outputs, OutputScores{Name: name, PixelAcc: nz(s.PixelAcc), MeanAcc: nz(s.MeanAcc), MIoU: nz(s.MIoU)})
 }
 
 // Latency summarises per-frame times in milliseconds.

@@ -163,6 +163,10 @@ img { max-width: 100%; border: 1px solid #ccc; } .meta td { border: none; paddin
 {{if .R.Error}}<tr><td>stopped early</td><td>{{.R.Error}}</td></tr>{{end}}
 <tr><td>written</td><td>{{.Generated}}</td></tr>
 </table>
+{{if .R.Outputs}}<h2>Per output</h2>
+<table><tr><th>output</th><th>mIoU %</th><th>pixel accuracy %</th><th>mean accuracy %</th></tr>
+{{range .R.Outputs}}<tr><td>{{.Name}}</td><td class="num">{{pct .MIoU}}</td><td class="num">{{pct .PixelAcc}}</td><td class="num">{{pct .MeanAcc}}</td></tr>
+{{end}}</table>{{end}}
 {{if .Skipped}}<h2>Frames not scored</h2><table>{{range .Skipped}}<tr><td>{{.Reason}}</td><td class="num">{{.N}}</td></tr>{{end}}</table>{{end}}
 <h2>Per class</h2>
 <table><tr><th>class</th><th>IoU %</th><th></th><th>accuracy %</th><th>ground-truth pixels</th></tr>

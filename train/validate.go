@@ -67,50 +67,102 @@ func (r *run) validate(epoch int) error {
 
 // score runs the validation set through the model.
 func (r *run) score() (*scores, []*metrics.Confusion, error) {
-	mods := r.conf.Modalities
-	m, err := infer.NewEngine(r.model, infer.Conf{PerModality: len(mods) > 1})
+	m, err := infer.NewEngine(r.model, infer.Conf{PerModality: len(r.conf.Modalities) > 1})
 	if err != nil {
 		return nil, nil, err
 	}
 	defer m.Close()
-	k := len(r.classes.Names)
-	outputs := append(append([]string(nil), mods...), "ensemble")
-	if len(mods) == 1 {
-		outputs = []string{mods[0]}
+	ev, err := Evaluate(m, r.valSet, r.conf.ValFrames, nil, 0)
+	if err != nil {
+		return nil, nil, err
 	}
-	confs := make([]*metrics.Confusion, len(outputs))
-	for i := range confs {
-		confs[i], _ = metrics.NewConfusion(k)
+	sc := &scores{Outputs: ev.Outputs}
+	for _, c := range ev.Confusions {
+		sc.Scores = append(sc.Scores, c.Scores())
 	}
-	n := r.valSet.Len()
-	if r.conf.ValFrames > 0 {
-		n = min(n, r.conf.ValFrames)
+	return sc, ev.Confusions, nil
+}
+
+// Evaluation is a model's result on a data set, with the paper's protocol.
+type Evaluation struct {
+	// Outputs names the scored outputs: each modality's (when the model gives them), then "ensemble"; a
+	// unimodal network has its one output.
+	Outputs []string
+	// Confusions holds one matrix per output, over all frames.
+	Confusions []*metrics.Confusion
+	// Latencies are the times of the inference path per frame, in milliseconds.
+	Latencies []float64
+	// Samples are the first frames with the ensemble's labels, for reports.
+	Samples []EvalSample
+}
+
+// EvalSample is one evaluated frame.
+type EvalSample struct {
+	Sample
+	Pred []uint16
+}
+
+// Evaluate scores m on the first limit frames of ds (0: all) with the paper's evaluation protocol: each frame
+// at the model's recipe (full resolution for the official one), bicubic logits then arg-max, one confusion
+// matrix per output over all frames. progress, when not nil, is called after each frame; keep frames are
+// kept as samples. Per-modality outputs are scored when m was opened with Conf.PerModality.
+func Evaluate(m *infer.Model, ds Dataset, limit int, progress func(done, total int), keep int) (*Evaluation, error) {
+	info := m.Info()
+	k := info.Classes
+	if len(ds.Classes().Names) != k {
+		return nil, fmt.Errorf("eval: the data set has %d classes, the model %d", len(ds.Classes().Names), k)
+	}
+	ev := &Evaluation{}
+	perMod := false
+	n := ds.Len()
+	if limit > 0 {
+		n = min(n, limit)
 	}
 	var res infer.Result
 	for i := 0; i < n; i++ {
-		s, err := r.valSet.Load(i)
+		s, err := ds.Load(i)
 		if err != nil {
-			return nil, nil, err
+			return nil, err
 		}
 		if err := m.Segment(infer.Frame{RGB: s.RGB, Depth: s.Depth, View: s.View}, &res); err != nil {
-			return nil, nil, fmt.Errorf("train: validating on %s: %w", s.Name, err)
+			return nil, fmt.Errorf("eval: %s: %w", s.Name, err)
 		}
-		if err := metrics.Add(confs[len(confs)-1], s.Labels, res.Labels); err != nil {
-			return nil, nil, err
+		if ev.Outputs == nil {
+			perMod = len(res.Modalities) > 1
+			if perMod {
+				ev.Outputs = append(ev.Outputs, info.Modalities...)
+			}
+			ev.Outputs = append(ev.Outputs, "ensemble")
+			if len(info.Modalities) == 1 {
+				ev.Outputs = []string{info.Modalities[0]}
+			}
+			for range ev.Outputs {
+				c, _ := metrics.NewConfusion(k)
+				ev.Confusions = append(ev.Confusions, c)
+			}
 		}
-		if len(mods) > 1 {
-			for j := range mods {
-				if err := metrics.Add(confs[j], s.Labels, res.Modalities[j]); err != nil {
-					return nil, nil, err
+		if err := metrics.Add(ev.Confusions[len(ev.Confusions)-1], s.Labels, res.Labels); err != nil {
+			return nil, err
+		}
+		if perMod {
+			for j := range info.Modalities {
+				if err := metrics.Add(ev.Confusions[j], s.Labels, res.Modalities[j]); err != nil {
+					return nil, err
 				}
 			}
 		}
+		ev.Latencies = append(ev.Latencies, float64(res.Timings.Total().Microseconds())/1e3)
+		if len(ev.Samples) < keep {
+			ev.Samples = append(ev.Samples, EvalSample{Sample: s, Pred: append([]uint16(nil), res.Labels...)})
+		}
+		if progress != nil {
+			progress(i+1, n)
+		}
 	}
-	sc := &scores{Outputs: outputs}
-	for _, c := range confs {
-		sc.Scores = append(sc.Scores, c.Scores())
+	if ev.Outputs == nil {
+		return nil, fmt.Errorf("eval: no frame to evaluate")
 	}
-	return sc, confs, nil
+	return ev, nil
 }
 
 // finish ends a completed run: the best model exported to ONNX, and sample overlays of it.

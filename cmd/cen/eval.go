@@ -6,6 +6,7 @@ import (
 	"io"
 	"os"
 	"os/signal"
+	"strings"
 	"syscall"
 	"time"
 
@@ -13,6 +14,7 @@ import (
 	"github.com/cen-ros/cen/infer"
 	"github.com/cen-ros/cen/node/frames"
 	"github.com/cen-ros/cen/node/timesync"
+	"github.com/cen-ros/cen/train"
 )
 
 func init() {
@@ -23,6 +25,10 @@ func runEval(args []string, stdout, stderr io.Writer) error {
 	fs := newFlags("eval", "--model M (--bag B --rgb-topic T --depth-topic T --label-topic T [--live] | --data DIR --dataset D) [--json out.json] [--report DIR]", stderr)
 	model := fs.String("model", "", "model file: an ONNX export or a cen checkpoint")
 	bag := fs.String("bag", "", "bag to evaluate")
+	data := fs.String("data", "", "data set folder to evaluate instead (its validation list)")
+	dataset := fs.String("dataset", "synthetic", "--data: layout nyudv2, sunrgbd, folder or synthetic")
+	valList := fs.String("val-list", "", "--data: list of the frames to evaluate (default: the layout's validation list)")
+	limit := fs.Int("frames", 0, "--data: evaluate the first N frames only (0: all)")
 	live := fs.Bool("live", false, "play the bag into the node (roslaunch, rosbag play --clock) and score what it publishes")
 	master := fs.String("master", "", "--live: ROS master URI to use (default: ROS_MASTER_URI if a master answers, else one of its own)")
 	rate := fs.Float64("rate", 1, "--live: rosbag play speed")
@@ -49,9 +55,13 @@ func runEval(args []string, stdout, stderr io.Writer) error {
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
-	if *model == "" || *bag == "" {
+	if *model == "" || (*bag == "") == (*data == "") {
 		fs.Usage()
-		return fmt.Errorf("give --model and --bag")
+		return fmt.Errorf("give --model and either --bag or --data")
+	}
+	if *data != "" {
+		return evalData(*model, train.DataConf{Layout: *dataset, Root: *data, ValList: *valList}, *limit, *samples,
+			infer.Conf{Device: *device, Threads: *threads, ORT: ortOptions(*ortLib), PerModality: true}, *jsonOut, *report, stdout, stderr)
 	}
 	policy := timesync.Approximate
 	switch *sync {
@@ -119,4 +129,48 @@ func writeResults(res *bags.Result, jsonOut, report string, stdout io.Writer) er
 		fmt.Fprintf(stdout, "report: %s\n", report+"/"+bags.ReportHTML)
 	}
 	return nil
+}
+
+// evalData scores a model on a data set with the paper's protocol, each output apart.
+func evalData(model string, d train.DataConf, limit, keep int, conf infer.Conf, jsonOut, report string, stdout, stderr io.Writer) error {
+	_, val, err := train.OpenDataset(d)
+	if err != nil {
+		return err
+	}
+	m, err := infer.Open(model, conf)
+	if err != nil && strings.Contains(err.Error(), "per-modality") {
+		conf.PerModality = false // an export without per-modality outputs: the ensemble only
+		m, err = infer.Open(model, conf)
+	}
+	if err != nil {
+		return err
+	}
+	defer m.Close()
+	bar := newProgressBar(stderr)
+	ev, err := train.Evaluate(m, val, limit, bar.update, keep)
+	if err != nil {
+		bar.abort()
+		return err
+	}
+	var samples []bags.Sample
+	for _, s := range ev.Samples {
+		samples = append(samples, bags.Sample{RGB: s.RGB, GT: s.Labels, Pred: s.Pred, Width: s.RGB.Width, High: s.RGB.Height})
+	}
+	last := len(ev.Confusions) - 1
+	res := bags.NewResult(d.Root, "data set", m.Info(), ev.Confusions[last], ev.Latencies, samples)
+	res.FramesScored = len(ev.Latencies)
+	for i, name := range ev.Outputs {
+		res.AddOutput(name, ev.Confusions[i])
+	}
+	for _, o := range res.Outputs {
+		fmt.Fprintf(stdout, "  %-10s mIoU %s %%\n", o.Name, fmtPct(o.MIoU))
+	}
+	return writeResults(res, jsonOut, report, stdout)
+}
+
+func fmtPct(p *float64) string {
+	if p == nil {
+		return "–"
+	}
+	return fmt.Sprintf("%.2f", *p)
 }
