@@ -28,8 +28,9 @@ apt_pkgs=(
   build-essential pkg-config git ca-certificates openssl
   libopencv-dev libopenblas-dev
   python3-rosmaster python3-roslaunch python3-rostopic python3-rosnode python3-rosparam
-  python3-rosbag python3-roslz4 python3-sensor-msgs python3-std-msgs
-  libmessage-filters-dev
+  python3-rosbag python3-roslz4 python3-sensor-msgs python3-std-msgs python3-tf2-msgs python3-rosgraph-msgs lz4
+  libmessage-filters-dev libroscpp-dev
+  chromium
   python3-dynamic-reconfigure libdynamic-reconfigure-config-init-mutex-dev python3-rosservice
   python3-numpy python3-onnx python3-torch
   nodejs npm
