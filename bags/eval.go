@@ -48,6 +48,8 @@ type EvalConf struct {
 	Labels LabelConf
 	// Frames configures decoding and registration as the node's parameters do (depth scale, ...).
 	Frames frames.Conf
+	// Limit stops the evaluation after this many scored frames (optional; 0: the whole bag).
+	Limit int
 	// OutBag, when set, receives the predicted labels (and their colours) with the input stamps.
 	OutBag string
 	// Progress, when not nil, is called as colour frames are read (done, total).
@@ -333,12 +335,18 @@ func Evaluate(ctx context.Context, conf EvalConf) (*Result, error) {
 		if err := e.resolve(false); err != nil {
 			return nil, err
 		}
+		if e.limited() {
+			break
+		}
 	}
 	readErr := it.Err()
 	if err := e.resolve(true); err != nil {
 		return nil, err
 	}
 	for i, t := range sy.Stats().Topics {
+		if e.limited() {
+			break // the rest of the bag was not read: what the synchroniser holds says nothing
+		}
 		name := []string{"colour", "depth"}[i]
 		if n := t.Overflow + t.TooFarApart + t.Superseded + t.Reset; n > 0 {
 			e.res.FramesSkipped[name+" message without a partner"] += int(n)
@@ -365,7 +373,7 @@ func Evaluate(ctx context.Context, conf EvalConf) (*Result, error) {
 // the pair's stamp plus MaxInterval having been read) the nearest within MaxInterval, or none. At the end of
 // the bag everything is decided.
 func (e *evaluator) resolve(final bool) error {
-	for len(e.pending) > 0 {
+	for len(e.pending) > 0 && !e.limited() {
 		p := e.pending[0]
 		stamp := p.rgb.Header.Stamp
 		gt, exact := e.gt.match(stamp, e.conf.MaxInterval)
@@ -421,6 +429,9 @@ func (e *evaluator) score(p *pendingPair, gt *gtFrame) error {
 	}
 	return nil
 }
+
+// limited says whether the evaluation has scored the frames it was asked for.
+func (e *evaluator) limited() bool { return e.conf.Limit > 0 && e.res.FramesScored >= e.conf.Limit }
 
 // firstWords keeps an error's text short enough to be a reason key.
 func firstWords(s string) string {

@@ -147,7 +147,7 @@ h1 { font-size: 1.4em; } h2 { font-size: 1.15em; margin-top: 1.6em; }
 table { border-collapse: collapse; } td, th { padding: 0.2em 0.8em; border-bottom: 1px solid #ddd; text-align: left; }
 td.num { text-align: right; font-variant-numeric: tabular-nums; }
 .bar { background: #4a7fc1; height: 0.8em; display: inline-block; }
-img { max-width: 100%; border: 1px solid #ccc; } .meta td { border: none; padding: 0.1em 0.8em 0.1em 0; }
+img { max-width: 100%; border: 1px solid #ccc; } .missing { color: #b00; font-weight: bold; } .meta td { border: none; padding: 0.1em 0.8em 0.1em 0; }
 </style></head><body>
 <h1>cen evaluation of {{.R.Bag}}</h1>
 <div class="scores">
@@ -175,5 +175,21 @@ img { max-width: 100%; border: 1px solid #ccc; } .meta td { border: none; paddin
 {{if .Samples}}<h2>Samples</h2><img src="{{.Samples}}" alt="colour, ground truth, prediction and overlay of sample frames">{{end}}
 {{if .Confusion}}<h2>Confusion matrix</h2><img src="{{.Confusion}}" alt="confusion matrix">{{end}}
 {{if .Latency}}<h2>Latency</h2><img src="{{.Latency}}" alt="latency histogram">{{end}}
+<script>
+// Say on the page when an image of the report is missing (a folder copied without its PNGs), and record how
+// many loaded for tools that read the rendered page.
+window.addEventListener("load", function () {
+  var ok = 0, imgs = document.images;
+  for (var i = 0; i < imgs.length; i++) {
+    if (imgs[i].complete && imgs[i].naturalWidth > 0) { ok++; continue; }
+    var p = document.createElement("p");
+    p.className = "missing";
+    p.textContent = "missing image: " + imgs[i].getAttribute("src") + " (keep it next to index.html)";
+    imgs[i].parentNode.insertBefore(p, imgs[i]);
+  }
+  document.body.setAttribute("data-images", imgs.length);
+  document.body.setAttribute("data-images-loaded", ok);
+});
+</script>
 </body></html>
 `))

@@ -8,6 +8,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"testing"
 
@@ -137,5 +138,70 @@ print(json.dumps(conf.tolist()))`
 	}
 	if !strings.Contains(out, "frames scored") {
 		t.Errorf("eval output: %s", out)
+	}
+}
+
+// TestEvalOfATruncatedBagScoresTheFramesBeforeTheDamage cuts a synthetic bag part-way through a chunk: cen
+// eval names the file and the offset of the damage, exits non-zero, and still scores and reports the frames
+// of the chunks before it, with the same confusion matrix as the intact bag gives over those frames.
+func TestEvalOfATruncatedBagScoresTheFramesBeforeTheDamage(t *testing.T) {
+	dir := t.TempDir()
+	const n, h, w = 30, 96, 128
+	model := synthModel(t, h, w)
+	bag := filepath.Join(dir, "s.bag")
+	if out, code := runCen(t, os.Environ(), "synth", "--bag", bag, "--n", fmt.Sprint(n), "--size", fmt.Sprintf("%dx%d", h, w), "--seed", "4"); code != 0 {
+		t.Fatalf("synth --bag: %s", out)
+	}
+	data, err := os.ReadFile(bag)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cut := filepath.Join(dir, "cut.bag")
+	if err := os.WriteFile(cut, data[:len(data)*7/10], 0o644); err != nil {
+		t.Fatal(err)
+	}
+	type result struct {
+		FramesScored int      `json:"frames_scored"`
+		Confusion    []uint64 `json:"confusion"`
+		Error        string   `json:"error"`
+	}
+	eval := func(path string, wantCode int) (result, string) {
+		js := filepath.Join(dir, filepath.Base(path)+".json")
+		out, code := runCen(t, os.Environ(), "eval", "--model", model, "--bag", path, "--json", js, "--report", filepath.Join(dir, filepath.Base(path)+".report"), "--samples", "2")
+		if code != wantCode {
+			t.Fatalf("eval %s: exit %d, want %d:\n%s", path, code, wantCode, out)
+		}
+		var r result
+		b, err := os.ReadFile(js)
+		if err != nil {
+			t.Fatalf("eval %s wrote no JSON: %v\n%s", path, err, out)
+		}
+		if err := json.Unmarshal(b, &r); err != nil {
+			t.Fatal(err)
+		}
+		return r, out
+	}
+	damaged, out := eval(cut, 1)
+	if strings.Count(out, "panic") > 0 || !strings.Contains(out, cut) || !regexp.MustCompile(`(byte|offset) \d+`).MatchString(out) {
+		t.Fatalf("eval of the truncated bag should name the file and the offset:\n%s", out)
+	}
+	if damaged.FramesScored < 5 || damaged.FramesScored >= n-1 || damaged.Error == "" || !strings.Contains(damaged.Error, cut) {
+		t.Fatalf("truncated bag: %d frames scored (of %d), error %q", damaged.FramesScored, n, damaged.Error)
+	}
+	if _, err := os.Stat(filepath.Join(dir, "cut.bag.report", "index.html")); err != nil {
+		t.Fatalf("no report for the frames read: %v", err)
+	}
+	// The intact bag, scored only over the frames the damaged one reached, gives the same matrix.
+	js := filepath.Join(dir, "first.json")
+	if o, code := runCen(t, os.Environ(), "eval", "--model", model, "--bag", bag, "--json", js, "--frames", fmt.Sprint(damaged.FramesScored)); code != 0 {
+		t.Fatalf("eval --frames: %s", o)
+	}
+	var first result
+	b, _ := os.ReadFile(js)
+	if err := json.Unmarshal(b, &first); err != nil {
+		t.Fatal(err)
+	}
+	if first.FramesScored != damaged.FramesScored || fmt.Sprint(first.Confusion) != fmt.Sprint(damaged.Confusion) {
+		t.Fatalf("first %d frames of the intact bag: %v\ntruncated bag's %d frames: %v", first.FramesScored, first.Confusion, damaged.FramesScored, damaged.Confusion)
 	}
 }

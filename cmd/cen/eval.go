@@ -28,7 +28,7 @@ func runEval(args []string, stdout, stderr io.Writer) error {
 	data := fs.String("data", "", "data set folder to evaluate instead (its validation list)")
 	dataset := fs.String("dataset", "synthetic", "--data: layout nyudv2, sunrgbd, folder or synthetic")
 	valList := fs.String("val-list", "", "--data: list of the frames to evaluate (default: the layout's validation list)")
-	limit := fs.Int("frames", 0, "--data: evaluate the first N frames only (0: all)")
+	limit := fs.Int("frames", 0, "evaluate the first N frames only (0: all)")
 	live := fs.Bool("live", false, "play the bag into the node (roslaunch, rosbag play --clock) and score what it publishes")
 	master := fs.String("master", "", "--live: ROS master URI to use (default: ROS_MASTER_URI if a master answers, else one of its own)")
 	rate := fs.Float64("rate", 1, "--live: rosbag play speed")
@@ -84,7 +84,7 @@ func runEval(args []string, stdout, stderr io.Writer) error {
 	}
 	bar := newProgressBar(stderr)
 	conf := bags.EvalConf{Model: *model, Bag: *bag, RGBTopic: *rgbTopic, DepthTopic: *depthTopic, LabelTopic: *labelTopic,
-		RGBInfoTopic: *rgbInfo, DepthInfoTopic: *depthInfo, MaxInterval: *maxInterval, OutBag: *outBag, Samples: *samples,
+		RGBInfoTopic: *rgbInfo, DepthInfoTopic: *depthInfo, MaxInterval: *maxInterval, OutBag: *outBag, Samples: *samples, Limit: *limit,
 		Sync:     timesync.Conf{Policy: policy, Topics: 2, QueueSize: *queue, MaxInterval: *pairInterval},
 		Labels:   bags.LabelConf{Palette: *palette, Remap: *remap, Ignore: *ignore},
 		Frames:   frames.Conf{DepthScale: *depthScale},
