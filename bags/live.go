@@ -18,6 +18,7 @@ import (
 
 	"github.com/bluenviron/goroslib/v2"
 	"github.com/bluenviron/goroslib/v2/pkg/apimaster"
+	"github.com/bluenviron/goroslib/v2/pkg/msgs/diagnostic_msgs"
 	"github.com/bluenviron/goroslib/v2/pkg/msgs/sensor_msgs"
 
 	"github.com/cen-ros/cen/cen/ort"
@@ -49,9 +50,15 @@ type LiveConf struct {
 	Home string
 	// Samples frames are kept for the report (optional). It defaults to 4.
 	Samples int
+	// OutBag, when set, is where `rosbag record` keeps what the node published during the run: its labels,
+	// colour masks and class info, with the input stamps, for replay in rviz.
+	OutBag string
 	// Log receives progress lines (optional).
 	Log func(string)
 }
+
+// The node's outputs recorded into LiveConf.OutBag.
+var liveOutputs = []string{"/cen/labels", "/cen/color", "/cen/class_info"}
 
 // EvaluateLive scores the node live: it starts (or uses) a master, launches the node with roslaunch, plays
 // the bag with `rosbag play --clock`, and matches the labels the node publishes with the bag's ground truth by
@@ -85,6 +92,10 @@ func EvaluateLive(ctx context.Context, conf LiveConf) (*Result, error) {
 		}
 		defer os.RemoveAll(d)
 		home = d
+	}
+	// roslaunch runs the node in ROS_HOME: a relative model path would not be found there.
+	if abs, err := filepath.Abs(conf.Model); err == nil {
+		conf.Model = abs
 	}
 	info, err := modelInfo(conf.Model)
 	if err != nil {
@@ -131,8 +142,19 @@ func EvaluateLive(ctx context.Context, conf LiveConf) (*Result, error) {
 		return nil, fmt.Errorf("eval: connecting to the master at %s: %w", uri, err)
 	}
 	defer gn.Close()
-	if err := waitUntil(ctx, 120*time.Second, func() bool { return published(gn, "/cen/labels") }); err != nil {
+	exited := func() bool {
+		select {
+		case <-node.done:
+			return true
+		default:
+			return false
+		}
+	}
+	if err := waitUntil(ctx, 120*time.Second, func() bool { return exited() || published(gn, "/cen/labels") }); err != nil {
 		return nil, fmt.Errorf("eval: the node did not start within 2 minutes: %w\n%s", err, node.output())
+	}
+	if exited() {
+		return nil, fmt.Errorf("eval: roslaunch exited before the node published /cen/labels:\n%s", lastLines(node.output(), 15))
 	}
 	col := newCollector(gt, info, conf.Samples)
 	subs := []struct {
@@ -142,6 +164,7 @@ func EvaluateLive(ctx context.Context, conf LiveConf) (*Result, error) {
 		{conf.RGBTopic, func(m *sensor_msgs.Image) { col.rgb(m) }},
 		{conf.LabelTopic, func(m *sensor_msgs.Image) { col.truth(m) }},
 		{"/cen/labels", func(m *sensor_msgs.Image) { col.labels(m) }},
+		{"/diagnostics", func(m *diagnostic_msgs.DiagnosticArray) { col.diagnostics(m) }},
 	}
 	for _, s := range subs {
 		sub, err := goroslib.NewSubscriber(goroslib.SubscriberConf{Node: gn, Topic: s.topic, Callback: s.cb})
@@ -149,6 +172,16 @@ func EvaluateLive(ctx context.Context, conf LiveConf) (*Result, error) {
 			return nil, fmt.Errorf("eval: subscribing to %s: %w", s.topic, err)
 		}
 		defer sub.Close()
+	}
+	var rec *process
+	if conf.OutBag != "" {
+		args := append([]string{"record", "--lz4", "-O", conf.OutBag}, liveOutputs...)
+		if rec, err = procs.start(env(uri, home, ""), "rosbag", args...); err != nil {
+			return nil, err
+		}
+		if err := waitUntil(ctx, 30*time.Second, func() bool { return subscribed(gn, liveOutputs[0], 2) }); err != nil {
+			return nil, fmt.Errorf("eval: rosbag record did not subscribe to %s: %w\n%s", liveOutputs[0], err, rec.output())
+		}
 	}
 	// The node subscribes to the bag's topics once it is up; give the TCPROS connections a moment.
 	time.Sleep(time.Second)
@@ -167,8 +200,21 @@ func EvaluateLive(ctx context.Context, conf LiveConf) (*Result, error) {
 	}
 	// The last labels come a frame's inference time after the last colour image.
 	time.Sleep(3 * time.Second)
+	if rec != nil {
+		// rosbag record closes the bag (index, rename from .active) on SIGINT.
+		if err := procs.stop(rec, syscall.SIGINT, 20*time.Second); err != nil {
+			return nil, fmt.Errorf("eval: rosbag record %s: %w\n%s", conf.OutBag, err, rec.output())
+		}
+		if _, err := os.Stat(conf.OutBag); err != nil {
+			return nil, fmt.Errorf("eval: rosbag record left no %s:\n%s", conf.OutBag, rec.output())
+		}
+		logf("recorded the node's outputs into %s", conf.OutBag)
+	}
 	res := col.result(conf.Bag)
 	res.Model = modelOf(info)
+	if b, p := col.ran(); p != "" {
+		res.Model.Backend, res.Model.Provider = b, p
+	}
 	res.Machine = thisMachine()
 	return res, nil
 }
@@ -202,6 +248,8 @@ type collector struct {
 	keep     int
 	frames   int
 	withGT   map[int64]bool
+	// backend and provider as the node's /diagnostics report them.
+	backend, provider string
 }
 
 func newCollector(gt *groundTruth, info infer.Info, keep int) *collector {
@@ -220,6 +268,38 @@ func (c *collector) rgb(m *sensor_msgs.Image) {
 	if len(c.samples) < c.keep && len(c.rgbs) < 64 {
 		c.rgbs[t] = m
 	}
+}
+
+// diagnostics keeps what the node says it runs on (the segmentation status's Backend and Provider).
+func (c *collector) diagnostics(m *diagnostic_msgs.DiagnosticArray) {
+	for _, st := range m.Status {
+		var backend, provider, runtime string
+		for _, kv := range st.Values {
+			switch kv.Key {
+			case "Backend":
+				backend = kv.Value
+			case "Provider":
+				provider = kv.Value
+			case "ONNX Runtime":
+				runtime = kv.Value
+			}
+		}
+		if provider == "" {
+			continue
+		}
+		if runtime != "" {
+			backend += " " + runtime
+		}
+		c.mu.Lock()
+		c.backend, c.provider = backend, provider
+		c.mu.Unlock()
+	}
+}
+
+func (c *collector) ran() (backend, provider string) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.backend, c.provider
 }
 
 func (c *collector) truth(m *sensor_msgs.Image) {
@@ -347,6 +427,17 @@ func (ps *processes) start(env []string, name string, args ...string) (*process,
 	return p, nil
 }
 
+// stop sends sig to p's process group and waits up to d for it to exit.
+func (ps *processes) stop(p *process, sig syscall.Signal, d time.Duration) error {
+	syscall.Kill(-p.cmd.Process.Pid, sig)
+	select {
+	case <-p.done:
+		return nil
+	case <-time.After(d):
+		return fmt.Errorf("did not exit within %v of %v", d, sig)
+	}
+}
+
 // stopAll stops the processes in reverse order: SIGINT (roslaunch and rosbag stop their children on it),
 // SIGTERM (a background rosmaster ignores SIGINT), then SIGKILL.
 func (ps *processes) stopAll() {
@@ -394,6 +485,25 @@ func published(n *goroslib.Node, topic string) bool {
 	}
 	t, ok := ts[topic]
 	return ok && len(t.Publishers) > 0
+}
+
+// subscribed says whether topic has at least n subscribers.
+func subscribed(n *goroslib.Node, topic string, min int) bool {
+	ts, err := n.MasterGetTopics()
+	if err != nil {
+		return false
+	}
+	t, ok := ts[topic]
+	return ok && len(t.Subscribers) >= min
+}
+
+// lastLines keeps the last n lines of a process's output.
+func lastLines(s string, n int) string {
+	lines := strings.Split(strings.TrimRight(s, "\n"), "\n")
+	if len(lines) > n {
+		lines = lines[len(lines)-n:]
+	}
+	return strings.Join(lines, "\n")
 }
 
 func waitUntil(ctx context.Context, d time.Duration, cond func() bool) error {

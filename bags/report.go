@@ -24,6 +24,8 @@ const (
 	ReportConfusion = "confusion.png"
 	ReportSamples   = "samples.png"
 	ReportLatency   = "latency.png"
+	// ReportOverlays holds one side-by-side image per sample frame, named by the frame's stamp.
+	ReportOverlays = "overlays"
 )
 
 // WriteJSON writes the result as JSON (the machine-readable report).
@@ -37,7 +39,7 @@ func WriteJSON(path string, r *Result) error {
 
 // WriteReport writes the report folder for people: report.json, an HTML page with the per-class table, the
 // confusion matrix, the samples side by side (colour, ground truth, prediction, overlay) and the latency
-// histogram, all as files next to it.
+// histogram, all as files next to it, and each sample frame side by side in overlays/SECONDS.NANOSECONDS.png.
 func WriteReport(dir string, r *Result) error {
 	palette := r.palette
 	if err := os.MkdirAll(dir, 0o755); err != nil {
@@ -55,6 +57,10 @@ func WriteReport(dir string, r *Result) error {
 	}
 	if len(r.samples) > 0 {
 		var rows [][]image.Image
+		if err := os.MkdirAll(filepath.Join(dir, ReportOverlays), 0o755); err != nil {
+			return fmt.Errorf("report: %w", err)
+		}
+		captions := []string{"colour", "ground truth", "prediction", "overlay"}
 		for _, s := range r.samples {
 			var gt, pred, over preprocess.RGBImage
 			if err := preprocess.Colorize(&gt, s.GT, s.Width, s.High, palette); err != nil {
@@ -66,9 +72,14 @@ func WriteReport(dir string, r *Result) error {
 			if err := preprocess.Overlay(&over, s.RGB, pred, 0.5); err != nil {
 				return err
 			}
-			rows = append(rows, []image.Image{toImage(s.RGB), toImage(gt), toImage(pred), toImage(over)})
+			row := []image.Image{toImage(s.RGB), toImage(gt), toImage(pred), toImage(over)}
+			rows = append(rows, row)
+			name := fmt.Sprintf("%d.%09d.png", s.Stamp.Unix(), s.Stamp.Nanosecond())
+			if err := plot.Panel(filepath.Join(dir, ReportOverlays, name), captions, [][]image.Image{row}); err != nil {
+				return err
+			}
 		}
-		if err := plot.Panel(filepath.Join(dir, ReportSamples), []string{"colour", "ground truth", "prediction", "overlay"}, rows); err != nil {
+		if err := plot.Panel(filepath.Join(dir, ReportSamples), captions, rows); err != nil {
 			return err
 		}
 		page.Samples = ReportSamples

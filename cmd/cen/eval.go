@@ -32,6 +32,7 @@ func runEval(args []string, stdout, stderr io.Writer) error {
 	live := fs.Bool("live", false, "play the bag into the node (roslaunch, rosbag play --clock) and score what it publishes")
 	master := fs.String("master", "", "--live: ROS master URI to use (default: ROS_MASTER_URI if a master answers, else one of its own)")
 	rate := fs.Float64("rate", 1, "--live: rosbag play speed")
+	rosHome := fs.String("ros-home", "", "--live: ROS_HOME of the processes started, for their logs (default: a temporary folder, removed)")
 	rgbTopic := fs.String("rgb-topic", bags.SynthRGB, "colour topic (sensor_msgs/Image, or CompressedImage)")
 	depthTopic := fs.String("depth-topic", bags.SynthDepth, "depth topic (16UC1/32FC1 Image, or compressedDepth)")
 	labelTopic := fs.String("label-topic", bags.SynthLabels, "ground-truth topic (mono8/mono16/16UC1 ids, or rgb8/bgr8 with --label-palette)")
@@ -75,7 +76,7 @@ func runEval(args []string, stdout, stderr io.Writer) error {
 	defer stop()
 	if *live {
 		res, err := bags.EvaluateLive(ctx, bags.LiveConf{Model: *model, Bag: *bag, RGBTopic: *rgbTopic, DepthTopic: *depthTopic, LabelTopic: *labelTopic,
-			Labels: bags.LabelConf{Palette: *palette, Remap: *remap, Ignore: *ignore}, MasterURI: *master, Rate: *rate, Samples: *samples,
+			Labels: bags.LabelConf{Palette: *palette, Remap: *remap, Ignore: *ignore}, MasterURI: *master, Rate: *rate, Samples: *samples, OutBag: *outBag, Home: *rosHome,
 			LaunchArgs: []string{"device:=" + *device}, Log: func(l string) { fmt.Fprintln(stderr, l) }})
 		if err != nil {
 			return err
