@@ -109,6 +109,9 @@ type run struct {
 	history    history
 	bar        *progress
 	batchesPer int
+	// The step and time of the last step record in this epoch, for its images_per_s.
+	rateStep int
+	rateT    time.Time
 }
 
 func (r *run) setup(conf Conf) error {
@@ -319,6 +322,7 @@ func (r *run) epoch(ctx context.Context) (bool, error) {
 		return false, err
 	}
 	defer ld.Close()
+	r.rateStep, r.rateT = r.st.Step, time.Now()
 	for {
 		if c.Steps > 0 && r.st.Step >= c.Steps || ctx.Err() != nil {
 			return true, nil
@@ -338,8 +342,12 @@ func (r *run) epoch(ctx context.Context) (bool, error) {
 		r.st.Step++
 		r.bar.tick(loss.Total, r.st.Epoch+1, rc.Epochs())
 		if r.st.Step%10 == 0 || r.st.Batch == r.batchesPer {
+			// images_per_s covers loading, augmentation and the steps since the previous record of this epoch.
+			now := time.Now()
+			ips := float64((r.st.Step-r.rateStep)*rc.Batch) / now.Sub(r.rateT).Seconds()
+			r.rateStep, r.rateT = r.st.Step, now
 			r.write(map[string]any{"kind": "step", "step": r.st.Step, "epoch": r.st.Epoch + 1, "loss": loss.Total,
-				"ce": loss.CE, "l1": loss.L1, "lr_encoder": r.opt.EncoderLR, "lr_decoder": r.opt.DecoderLR})
+				"ce": loss.CE, "l1": loss.L1, "lr_encoder": r.opt.EncoderLR, "lr_decoder": r.opt.DecoderLR, "images_per_s": ips})
 			r.history.addStep(r.st.Step, loss)
 		}
 		if c.SaveEvery > 0 && r.st.Step%c.SaveEvery == 0 {
@@ -386,7 +394,7 @@ func (s state) with(c Conf) state {
 }
 
 func (r *run) write(v map[string]any) {
-	v["time"] = time.Now().UTC().Format(time.RFC3339)
+	v["time"] = time.Now().UTC().Format(time.RFC3339Nano)
 	b, err := json.Marshal(v)
 	if err == nil {
 		r.jsonl.Write(append(b, '\n'))
