@@ -726,6 +726,7 @@ type diagnostics struct {
 	pre, inference, total, latency *window
 	lastRejected, lastWaiting      int64
 	lastZero                       int64
+	lastFar                        int64 // messages dropped as further apart than max_interval, both inputs
 }
 
 func newDiagnostics(n *node) diagnostics {
@@ -770,7 +771,16 @@ func (d *diagnostics) array(now time.Time, masterDown bool) *diagnostic_msgs.Dia
 	if masterDown {
 		s.merge(levelWarn, "the ROS master does not answer")
 	}
-	d.lastRejected, d.lastWaiting, d.lastZero = rejected, waiting, zero
+	var far int64
+	for _, t := range syncStats.Topics {
+		far += t.TooFarApart
+	}
+	if far > d.lastFar {
+		// Frames arrive but their stamps never come close enough: the classic "sync never fires".
+		s.merge(levelWarn, fmt.Sprintf("%d messages dropped as further apart than max_interval (%.3f s) from the other input: check the cameras' clocks and stamps, or raise max_interval",
+			far-d.lastFar, n.set.MaxInterval.Seconds()))
+	}
+	d.lastRejected, d.lastWaiting, d.lastZero, d.lastFar = rejected, waiting, zero, far
 	if s.level == levelOK && n.stats.segmented.Load() == 0 {
 		s.summary(levelOK, "Waiting for the first synchronised pair")
 	}

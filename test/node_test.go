@@ -420,6 +420,13 @@ func TestNodePairsOffsetStampsAndNotFarApartOnes(t *testing.T) {
 	if !ok {
 		t.Errorf("/diagnostics does not count the unmatched frames: %+v", s)
 	}
+	// Pairs that never come close enough are a warning, not "OK, waiting".
+	s, ok = cam.status(": Segmentation", 10*time.Second, func(s diagnostic_msgs.DiagnosticStatus) bool {
+		return s.Level == 1 && strings.Contains(s.Message, "further apart than max_interval (0.050 s)")
+	})
+	if !ok {
+		t.Errorf("/diagnostics does not warn about inputs further apart than max_interval: %+v", s)
+	}
 }
 
 // TestNodeRejectsBadFramesAndKeepsRunning sends frames the node must refuse (unknown encoding, colour and

@@ -18,6 +18,9 @@ func runBench(args []string, stdout, stderr io.Writer) error {
 		return benchTrain(args[1:], stdout, stderr)
 	case "infer":
 		return benchInfer(args[1:], stdout, stderr)
+	case "-h", "-help", "--help", "help":
+		fmt.Fprintln(stdout, "usage: cen bench train|infer [flags]\n  train  one training step of the Go engine (cen bench train -h)\n  infer  inference on the Go engine and ONNX Runtime (cen bench infer -h)")
+		return nil
 	}
 	return fmt.Errorf("unknown benchmark %q: use train or infer", args[0])
 }

@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"flag"
 	"fmt"
 	"io"
 	"os"
@@ -25,9 +26,6 @@ func runEval(args []string, stdout, stderr io.Writer) error {
 	fs := newFlags("eval", "--model M (--bag B --rgb-topic T --depth-topic T --label-topic T [--live] | --data DIR --dataset D) [--json out.json] [--report DIR]", stderr)
 	model := fs.String("model", "", "model file: an ONNX export or a cen checkpoint")
 	bag := fs.String("bag", "", "bag to evaluate")
-	data := fs.String("data", "", "data set folder to evaluate instead (its validation list)")
-	dataset := fs.String("dataset", "synthetic", "--data: layout nyudv2, sunrgbd, folder or synthetic")
-	valList := fs.String("val-list", "", "--data: list of the frames to evaluate (default: the layout's validation list)")
 	limit := fs.Int("frames", 0, "evaluate the first N frames only (0: all)")
 	live := fs.Bool("live", false, "play the bag into the node (roslaunch, rosbag play --clock) and score what it publishes")
 	master := fs.String("master", "", "--live: ROS master URI to use (default: ROS_MASTER_URI if a master answers, else one of its own)")
@@ -45,7 +43,8 @@ func runEval(args []string, stdout, stderr io.Writer) error {
 	palette := fs.String("label-palette", "", "palette file of colour-coded ground truth (R G B [name] per line, in id order)")
 	remap := fs.String("remap", "", "YAML file mapping ground-truth ids to the model's classes")
 	ignore := fs.Int("ignore", 255, "ground-truth id that is not scored")
-	depthScale := fs.Float64("depth-scale", 0, "metres per count of 16-bit depth (0: millimetres)")
+	depthScale := fs.Float64("depth-scale", 0, "metres per count of 16-bit depth (0: millimetres for bags, 1/5000 for --data folders)")
+	df := addDataFlags(fs, false, depthScale)
 	outBag := fs.String("out-bag", "", "write the predicted labels and colours into this bag")
 	jsonOut := fs.String("json", "", "write the result as JSON here")
 	report := fs.String("report", "", "write the report folder (HTML page, confusion matrix, samples, latency) here")
@@ -56,13 +55,38 @@ func runEval(args []string, stdout, stderr io.Writer) error {
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
-	if *model == "" || (*bag == "") == (*data == "") {
+	if *model == "" || (*bag == "") == (*df.root == "") {
 		fs.Usage()
 		return fmt.Errorf("give --model and either --bag or --data")
 	}
-	if *data != "" {
-		return evalData(*model, train.DataConf{Layout: *dataset, Root: *data, ValList: *valList}, *limit, *samples,
+	set := map[string]bool{}
+	fs.Visit(func(f *flag.Flag) { set[f.Name] = true })
+	if *df.root != "" {
+		for _, name := range []string{"live", "master", "rate", "ros-home", "rgb-topic", "depth-topic", "label-topic", "rgb-info-topic", "depth-info-topic",
+			"sync", "queue-size", "pair-interval", "max-interval", "label-palette", "remap", "ignore", "out-bag"} {
+			if set[name] {
+				return fmt.Errorf("--%s is for bags; --data evaluates a data set folder", name)
+			}
+		}
+		d, err := df.conf()
+		if err != nil {
+			return err
+		}
+		return evalData(*model, d, *limit, *samples,
 			infer.Conf{Device: *device, Threads: *threads, ORT: ortOptions(*ortLib), PerModality: true}, *jsonOut, *report, stdout, stderr)
+	}
+	for _, name := range []string{"dataset", "val-list", "columns", "classes", "palette", "void", "label-offset", "depth-bit-shift", "camera"} {
+		if set[name] {
+			return fmt.Errorf("--%s is for --data folders, not bags", name)
+		}
+	}
+	if *live {
+		// The node is launched with segmentation.launch: only what it takes as arguments reaches the node.
+		for _, name := range []string{"frames", "queue-size", "pair-interval", "max-interval", "depth-scale", "threads", "ort-lib", "rgb-info-topic", "depth-info-topic"} {
+			if set[name] {
+				return fmt.Errorf("--%s does not apply to --live (the node runs with segmentation.launch's settings); drop it, or evaluate offline without --live", name)
+			}
+		}
 	}
 	policy := timesync.Approximate
 	switch *sync {
@@ -77,7 +101,7 @@ func runEval(args []string, stdout, stderr io.Writer) error {
 	if *live {
 		res, err := bags.EvaluateLive(ctx, bags.LiveConf{Model: *model, Bag: *bag, RGBTopic: *rgbTopic, DepthTopic: *depthTopic, LabelTopic: *labelTopic,
 			Labels: bags.LabelConf{Palette: *palette, Remap: *remap, Ignore: *ignore}, MasterURI: *master, Rate: *rate, Samples: *samples, OutBag: *outBag, Home: *rosHome,
-			LaunchArgs: []string{"device:=" + *device}, Log: func(l string) { fmt.Fprintln(stderr, l) }})
+			LaunchArgs: []string{"device:=" + *device, "sync:=" + *sync}, Log: func(l string) { fmt.Fprintln(stderr, l) }})
 		if err != nil {
 			return err
 		}

@@ -21,7 +21,7 @@ func addRecipeFlags(fs *flag.FlagSet, dataset string) recipeFlags {
 		dataset: fs.String("dataset", dataset, "training data set: nyudv2 or sunrgbd give their class names and palette; any other name is recorded as is"),
 		names:   fs.String("class-names", "", "file with one class name per line, in label order"),
 		palette: fs.String("palette", "", "palette file (R G B [name] per line, in label order)"),
-		pre:     fs.String("preprocess", "", "preprocessing changes as key=value,... with the keys of `cen info` (e.g. resize=letterbox,depth_encoding=hha,height=240,width=320)"),
+		pre:     fs.String("preprocess", "", "preprocessing changes as key=value,... with the keys cen info prints (e.g. resize=letterbox,depth_encoding=hha,height=240,width=320)"),
 	}
 }
 

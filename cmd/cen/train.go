@@ -21,16 +21,7 @@ func init() {
 
 func runTrain(args []string, stdout, stderr io.Writer) error {
 	fs := newFlags("train", "--dataset D --data DIR --arch A --out RUN [flags] | --resume RUN", stderr)
-	dataset := fs.String("dataset", "synthetic", "data set layout: nyudv2, sunrgbd, folder or synthetic")
-	data := fs.String("data", "", "data set folder")
-	trainList := fs.String("train-list", "", "training list file (default: the layout's)")
-	valList := fs.String("val-list", "", "validation list file (default: the layout's)")
-	columns := fs.String("columns", "", "folder: the list columns of rgb,labels,depth, e.g. 0,1,2 (default: the official 0,1,2 = rgb, masks, depth)")
-	classes := fs.Int("classes", 0, "folder: number of classes (default: the palette's)")
-	paletteFile := fs.String("palette", "", "folder: palette file with the classes' colours and names")
-	depthScale := fs.Float64("depth-scale", 0, "folder: metres per depth PNG count (default 1/5000)")
-	void := fs.Int("void", 0, "folder/sunrgbd: label value of pixels without a class (default 255)")
-	labelOffset := fs.Int("label-offset", 0, "folder/sunrgbd: added to every label (-1 for 1-based labels with 0 void)")
+	df := addDataFlags(fs, true, nil)
 	arch := fs.String("arch", "lite-r18", "architecture: refinenet-r50/r101/r152 (the paper's) or lite-r18/r34")
 	width := fs.Float64("width", 1, "channel width multiplier (1: the paper's network)")
 	mods := fs.String("modalities", "rgb,depth", "modalities: rgb,depth (CEN), rgb or depth (unimodal), rgb,hha")
@@ -88,14 +79,9 @@ func runTrain(args []string, stdout, stderr io.Writer) error {
 	}
 	c := train.Conf{Out: *out, Arch: *arch, Width: *width, Modalities: strings.Split(*mods, ","), Init: *initFrom, Seed: *seed, Steps: *steps,
 		SaveEvery: *saveEvery, ValFrames: *valFrames, Threads: *threads, Workers: *workers, Progress: stderr, Log: logf}
-	c.Data = train.DataConf{Layout: *dataset, Root: *data, TrainList: *trainList, ValList: *valList, Classes: *classes, Palette: *paletteFile,
-		DepthScale: *depthScale, Void: *void, LabelOffset: *labelOffset}
-	if *columns != "" {
-		v, err := ints(*columns, 3)
-		if err != nil {
-			return fmt.Errorf("--columns: %w", err)
-		}
-		c.Data.Columns = train.Columns{RGB: v[0], Labels: v[1], Depth: v[2]}
+	var err error
+	if c.Data, err = df.conf(); err != nil {
+		return err
 	}
 	switch *recipe {
 	case "":
