@@ -131,7 +131,7 @@ print(json.dumps(conf.tolist()))`
 	if fmt.Sprint(want) != fmt.Sprint(res.Confusion) {
 		t.Fatalf("eval's confusion matrix\n%v\nNumPy on cen predict's labels\n%v", res.Confusion, want)
 	}
-	for _, f := range []string{"index.html", "confusion.png", "samples.png", "latency.png", "report.json"} {
+	for _, f := range []string{"index.html", "confusion.png", "samples.png", "latency.png", "report.json", "overlays"} {
 		if _, err := os.Stat(filepath.Join(dir, "report", f)); err != nil {
 			t.Errorf("report: %v", err)
 		}
