@@ -3,6 +3,8 @@
 #   make build           bin/cen
 #   make test            set-up, build, then every test (unit, fuzz smoke, end-to-end with a real rosmaster)
 #   make bench           benchmarks, each with its reference measured in the same run
+#   make model           train the shipped model (models/synthetic-lite-r18.onnx) again, with its evaluation
+#   make repro-synthetic the shape of the paper's Table 1 on synthetic scenes (docs/repro-synthetic.md)
 SHELL := /bin/bash
 export PATH := $(PATH):/usr/local/go/bin
 GPU ?= 0
@@ -11,7 +13,7 @@ GO ?= go
 TEST_TIMEOUT ?= 20m
 FUZZTIME ?= 300000x
 
-.PHONY: setup build run test bench vet clean
+.PHONY: setup build run test bench vet clean model repro-synthetic
 
 setup:
 	@GPU=$(GPU) bash scripts/setup.sh
@@ -35,6 +37,13 @@ bench: setup build
 clean:
 	rm -rf bin
 
-# The main job on the built-in default: check the machine against a rosmaster of its own, and print versions.
+# The main job on the built-in default: the node on the shipped model, fed a synthetic bag, scored live
+# (scripts/run.sh); the results land in run-out/.
 run: setup build
 	@bash scripts/run.sh
+
+model: setup build
+	bash scripts/model.sh
+
+repro-synthetic: setup build
+	bash scripts/repro_synthetic.sh

@@ -134,6 +134,12 @@ func (r *run) setup(conf Conf) error {
 	if err := conf.Recipe.Validate(); err != nil {
 		return fmt.Errorf("train: %w", err)
 	}
+	if len(conf.Modalities) == 1 && (conf.Recipe.Lambda != 0 || conf.Recipe.Theta != 0) {
+		// The unimodal rows of the paper's Table 1 are plain training: with no other modality there is
+		// nothing to exchange with, and the sparsity penalty would only shrink the network.
+		r.log("one modality: no channel exchange and no L1 penalty on γ (λ and θ set to 0)")
+		conf.Recipe.Lambda, conf.Recipe.Theta = 0, 0
+	}
 	if err := os.MkdirAll(conf.Out, 0o755); err != nil {
 		return fmt.Errorf("train: %w", err)
 	}
