@@ -18,103 +18,109 @@ import (
 //	A: angle between the surface normal and up, in degrees, + 38
 //
 // each rounded and saturated to a byte. The result is planar, 3 × Height ×
-// Width; pixels with depth 0 are 0 in all three planes, and so is the angle
-// where no normal can be computed. cam is the depth image's camera (K only).
+// Width, in that order; pixels with depth 0 are 0 in all three planes, and so
+// is the angle where no normal can be computed. Normals are least-squares
+// planes over the 7×7 window around each pixel, as the authors fit them. cam
+// is the depth image's camera (K only, 0-based pixel coordinates as in ROS).
 // up is the direction opposite to gravity in the camera frame; zero means
-// estimate it from the normals as the authors do (iteratively, normals within
-// 45° then 15° of the current estimate vote as floor or ceiling, normals
-// within those angles of horizontal as walls). The up direction used is
-// returned.
+// estimate it from the scene as the authors do (see the package
+// documentation). The up direction used is returned.
+//
+// EncodeHHA uses the conventions of the zero HHAConf; HHAConf.Encode takes
+// the others.
 func EncodeHHA(depth DepthImage, cam calibration.Pinhole, up [3]float64) ([]uint8, [3]float64, error) {
+	return HHAConf{}.Encode(depth, cam, up)
+}
+
+// Encode is EncodeHHA with c's conventions: its normal window, floor and hole
+// encoding, and the planes in c.Order. (c.Resolution is Spec.Input's
+// business: Encode works at the resolution it is given.)
+func (c HHAConf) Encode(depth DepthImage, cam calibration.Pinhole, up [3]float64) ([]uint8, [3]float64, error) {
+	if err := c.Validate(); err != nil {
+		return nil, up, err
+	}
 	if err := depth.check(); err != nil {
 		return nil, up, err
 	}
 	out := make([]uint8, 3*len(depth.Pix))
-	var normals []float32
-	u, err := hhaInto(out, &normals, depth, cam, up)
+	var scratch hhaScratch
+	u, err := hhaInto(out, &scratch, depth, cam, up, c)
+	if err == nil && c.Order == OrderAHD {
+		n := len(depth.Pix)
+		for i, v := range out[:n] {
+			out[i], out[2*n+i] = out[2*n+i], v
+		}
+	}
 	return out, u, err
 }
 
-// Normals are central differences of back-projected neighbours: O(HW), no
-// patch fit. They are noisier than the authors' least-squares patches but fast
-// enough for the node; the angle channel is quantised to degrees anyway.
-// scratch holds the normals between calls, reused when large enough.
-func hhaInto(out []uint8, scratch *[]float32, depth DepthImage, cam calibration.Pinhole, up [3]float64) ([3]float64, error) {
+// DefaultHHAWindow is the side of the square support of each normal's plane
+// fit: the reference's radius 3.
+const DefaultHHAWindow = 7
+
+// gravityWindow is the side of the support of the normals gravity is
+// estimated from: the reference's radius 10. Large supports average out the
+// sensor's depth staircase, which otherwise turns many normals towards the
+// optical axis and drags the estimate towards a level camera.
+const gravityWindow = 21
+
+// Reference conventions (processDepthImage.m, saveHHA.m).
+const (
+	// referenceFloorMin: when the lowest point is less than this far below
+	// the camera, the floor is assumed at referenceFloor below it (metres).
+	referenceFloorMin = 0.9
+	referenceFloor    = 1.3
+	// referenceNoNormal is the angle the reference writes where no normal
+	// can be fitted (its NaN becomes 180°): 180 + 38.
+	referenceNoNormal = 218
+)
+
+// hhaScratch holds buffers reused between frames.
+type hhaScratch struct {
+	inv     []float32 // 1/depth, 0 where invalid
+	fit     planeFitter
+	row     []float32 // normals of one row, 3 per pixel
+	samples []float32 // large-support normals gravity is estimated from
+}
+
+// hhaInto writes the planar D, H, A encoding of depth into out.
+func hhaInto(out []uint8, s *hhaScratch, depth DepthImage, cam calibration.Pinhole, up [3]float64, conf HHAConf) ([3]float64, error) {
 	if !(cam.Fx() > 0) || !(cam.Fy() > 0) {
 		return up, fmt.Errorf("preprocess: HHA needs positive focal lengths, got fx=%g fy=%g", cam.Fx(), cam.Fy())
 	}
 	w, h := depth.Width, depth.Height
 	n := w * h
 	d := depth.Pix
-	clear(out)
-	disp, height, angle := out[:n], out[n:2*n], out[2*n:3*n]
-	ifx, ify := float32(1/cam.Fx()), float32(1/cam.Fy())
-	cx, cy := float32(cam.Cx()), float32(cam.Cy())
-	// Ray coefficients: a point at depth z is z·(xr[x], yr[y], 1).
-	xr := make([]float32, w)
-	for x := range xr {
-		xr[x] = (float32(x) - cx) * ifx
-	}
-	yr := make([]float32, h)
-	for y := range yr {
-		yr[y] = (float32(y) - cy) * ify
-	}
-	*scratch = grow(*scratch, 3*n)
-	normals := *scratch
-	clear(normals)
-	point := func(x, y int) (float32, float32, float32) {
-		z := d[y*w+x]
-		return z * xr[x], z * yr[y], z
-	}
-	for y := 0; y < h; y++ {
-		for x := 0; x < w; x++ {
-			i := y*w + x
-			z := d[i]
-			if z == 0 {
-				continue
-			}
-			// Horizontal and vertical tangents from the nearest valid
-			// neighbours on each side (central, else one-sided).
-			x0, x1 := x, x
-			if x > 0 && d[i-1] != 0 {
-				x0 = x - 1
-			}
-			if x+1 < w && d[i+1] != 0 {
-				x1 = x + 1
-			}
-			y0, y1 := y, y
-			if y > 0 && d[i-w] != 0 {
-				y0 = y - 1
-			}
-			if y+1 < h && d[i+w] != 0 {
-				y1 = y + 1
-			}
-			if x0 == x1 || y0 == y1 {
-				continue
-			}
-			ax, ay, az := point(x1, y)
-			bx, by, bz := point(x0, y)
-			tx, ty, tz := ax-bx, ay-by, az-bz
-			ax, ay, az = point(x, y1)
-			bx, by, bz = point(x, y0)
-			sx, sy, sz := ax-bx, ay-by, az-bz
-			// s × t points towards the camera for a surface facing it
-			// (x right, y down, z forward).
-			nx, ny, nz := sy*tz-sz*ty, sz*tx-sx*tz, sx*ty-sy*tx
-			l := float32(math.Sqrt(float64(nx*nx + ny*ny + nz*nz)))
-			if !(l > 0) {
-				continue
-			}
-			// Orient towards the camera: n·p < 0.
-			if nx*xr[x]+ny*yr[y]+nz > 0 {
-				l = -l
-			}
-			normals[3*i], normals[3*i+1], normals[3*i+2] = nx/l, ny/l, nz/l
+	refHoles := conf.Holes == ReferenceHoles
+	s.inv = grow(s.inv, n)
+	holes := false
+	for i, z := range d {
+		if z > 0 {
+			s.inv[i] = 1 / z
+		} else {
+			s.inv[i] = 0
+			holes = true
 		}
 	}
+	rays := rayGrid{fx: cam.Fx(), fy: cam.Fy(), cx: cam.Cx(), cy: cam.Cy()}
+	s.row = grow(s.row, 3*w)
 	if up == ([3]float64{}) {
+		// Large-support normals on a grid: neighbouring ones share most of
+		// their support, so some 12,000 carry about all the information
+		// the full field has, and sampling bounds the cost.
+		stride := max(1, int(math.Sqrt(float64(n)/12000)+0.5))
+		s.samples = s.samples[:0]
+		s.fit.reset(s.inv, w, h, gravityWindow/2)
+		for v := 0; v < h; v += stride {
+			s.fit.normals(v, stride, rays, true, s.row)
+			for u := 0; u < w; u += stride {
+				if nv := s.row[3*u : 3*u+3]; nv[0] != 0 || nv[1] != 0 || nv[2] != 0 {
+					s.samples = append(s.samples, nv...)
+				}
+			}
+		}
 		var err error
-		if up, err = estimateUp(normals); err != nil {
+		if up, err = estimateUp(s.samples); err != nil {
 			return up, err
 		}
 	} else {
@@ -125,32 +131,309 @@ func hhaInto(out []uint8, scratch *[]float32, depth DepthImage, cam calibration.
 		up = [3]float64{up[0] / l, up[1] / l, up[2] / l}
 	}
 	ux, uy, uz := float32(up[0]), float32(up[1]), float32(up[2])
+	// The height of a point z·(xr, yr, 1) along up is z·(ux·xr + uy·yr + uz);
+	// hx and hy hold the first two terms per column and row.
+	ifx, ify := float32(1/cam.Fx()), float32(1/cam.Fy())
+	cx, cy := float32(cam.Cx()), float32(cam.Cy())
+	hx := s.row[:w] // borrowed until the normals pass
 	lowest := float32(math.Inf(1))
+	for x := range hx {
+		hx[x] = ux * (float32(x) - cx) * ifx
+	}
 	for y := 0; y < h; y++ {
-		for x := 0; x < w; x++ {
-			if z := d[y*w+x]; z != 0 {
-				lowest = min(lowest, z*(ux*xr[x]+uy*yr[y]+uz))
+		hy := uy*(float32(y)-cy)*ify + uz
+		for x, z := range d[y*w : (y+1)*w] {
+			if z != 0 {
+				lowest = min(lowest, z*(hx[x]+hy))
 			}
 		}
 	}
+	if refHoles && holes {
+		lowest = min(lowest, 0) // the reference's holes are points at the camera
+	}
+	if conf.Floor == ReferenceFloor && !(lowest <= -referenceFloorMin) {
+		lowest = -referenceFloor
+	}
+	clear(out)
+	disp, height, angle := out[:n], out[n:2*n], out[2*n:3*n]
+	s.fit.reset(s.inv, w, h, conf.window()/2)
+	holeHeight := saturate(-100 * lowest)
 	for y := 0; y < h; y++ {
-		for x := 0; x < w; x++ {
-			i := y*w + x
-			z := d[i]
+		s.fit.normals(y, 1, rays, refHoles, s.row)
+		hy := uy*(float32(y)-cy)*ify + uz
+		o := y * w
+		for x, z := range d[o : o+w] {
+			i := o + x
+			nx, ny, nz := s.row[3*x], s.row[3*x+1], s.row[3*x+2]
+			switch {
+			case nx != 0 || ny != 0 || nz != 0:
+				if z == 0 && !refHoles {
+					continue
+				}
+				c := max(-1, min(1, nx*ux+ny*uy+nz*uz))
+				angle[i] = saturate(acosDeg(c) + 38)
+			case refHoles:
+				angle[i] = referenceNoNormal
+			}
 			if z == 0 {
+				if refHoles {
+					disp[i], height[i] = 255, holeHeight
+				}
 				continue
 			}
-			disp[i] = saturate(310 / max(z, 1))
-			height[i] = saturate(100 * (z*(ux*xr[x]+uy*yr[y]+uz) - lowest))
-			nx, ny, nz := normals[3*i], normals[3*i+1], normals[3*i+2]
-			if nx == 0 && ny == 0 && nz == 0 {
-				continue
-			}
-			c := max(-1, min(1, nx*ux+ny*uy+nz*uz))
-			angle[i] = saturate(acosDeg(c) + 38)
+			xr := (float32(x) - cx) * ifx
+			disp[i] = saturate(310 * min(s.inv[i], 1))
+			height[i] = saturate(100 * (z*(ux*xr+hy) - lowest))
 		}
 	}
 	return up, nil
+}
+
+// rayGrid is the pinhole model the normals are expressed in.
+type rayGrid struct{ fx, fy, cx, cy float64 }
+
+// planeFitter fits, around each pixel, the plane through the valid depth
+// pixels of a square window, by least squares on inverse depth as the
+// reference does: a plane n·p = 1 seen along the ray (xr, yr, 1) has inverse
+// depth n·(xr, yr, 1), which is affine in the pixel coordinates, so the fit is
+// of 1/z ≈ c0 + c1·(u − u0) + c2·(v − v0) over the window around (u0, v0).
+// The moments this needs (Σ 1, u, v, u², uv, v² over the valid pixels and
+// Σ 1/z, u/z, v/z) are box sums, kept as running sums: columns over the
+// window's rows, updated as the row advances, then a sliding sum along the
+// row, so the cost per pixel does not depend on the window. The pixel moments
+// are those of the whole window (closed forms) less those of its pixels
+// without depth, which are few: a window without any needs no pixel moments
+// at all. They are integers, exact in float64 at any image size this package
+// accepts; the inverse-depth moments are float64 too, so that the centring at
+// (u0, v0) loses nothing. Windows are clipped at the image border (the
+// reference's zero padding).
+type planeFitter struct {
+	inv     []float32
+	w, h, r int
+	// col holds per column, over rows [top, bottom): Σ 1/z, Σ v/z, and over
+	// the pixels without depth Σ 1, Σ v, Σ v².
+	col         []float64
+	top, bottom int
+}
+
+func (p *planeFitter) reset(inv []float32, w, h, r int) {
+	p.inv, p.w, p.h, p.r = inv, w, h, r
+	p.col = grow(p.col, 5*w)
+	clear(p.col)
+	p.top, p.bottom = 0, 0
+}
+
+// slide brings the column sums to rows [v0 − r, v0 + r] ∩ [0, h); v0 never
+// decreases between resets.
+func (p *planeFitter) slide(v0 int) {
+	lo, hi := max(0, v0-p.r), min(p.h, v0+p.r+1)
+	// Rows that enter and leave together share one pass over the columns.
+	for p.bottom < hi && p.top < lo {
+		p.swapRows(p.bottom, p.top)
+		p.bottom++
+		p.top++
+	}
+	for ; p.bottom < hi; p.bottom++ {
+		p.addRow(p.bottom, 1)
+	}
+	for ; p.top < lo; p.top++ {
+		p.addRow(p.top, -1)
+	}
+}
+
+// addRow adds row v's pixels to the column sums (sign 1) or removes them (−1).
+func (p *planeFitter) addRow(v int, sign float64) {
+	row := p.inv[v*p.w : (v+1)*p.w]
+	fv := float64(v)
+	col := p.col[:5*len(row)]
+	for u, iz := range row {
+		c := col[5*u : 5*u+5 : 5*u+5]
+		if iz != 0 {
+			wz := sign * float64(iz)
+			c[0] += wz
+			c[1] += wz * fv
+		} else {
+			c[2] += sign
+			c[3] += sign * fv
+			c[4] += sign * fv * fv
+		}
+	}
+}
+
+// swapRows adds row in to the column sums and removes row out.
+func (p *planeFitter) swapRows(in, out int) {
+	w := p.w
+	rin, rout := p.inv[in*w:(in+1)*w], p.inv[out*w:(out+1)*w]
+	rout = rout[:len(rin)]
+	fi, fo := float64(in), float64(out)
+	col := p.col[:5*len(rin)]
+	for u, a := range rin {
+		b := rout[u]
+		c := col[5*u : 5*u+5 : 5*u+5]
+		wa, wb := float64(a), float64(b)
+		c[0] += wa - wb
+		c[1] += wa*fi - wb*fo
+		if a == 0 {
+			c[2]++
+			c[3] += fi
+			c[4] += fi * fi
+		}
+		if b == 0 {
+			c[2]--
+			c[3] -= fo
+			c[4] -= fo * fo
+		}
+	}
+}
+
+// sumTo returns Σ k and Σ k² for k in [a, b].
+func sumTo(a, b int) (float64, float64) {
+	s1 := func(n int) float64 { return float64(n) * float64(n+1) / 2 }
+	s2 := func(n int) float64 { return float64(n) * float64(n+1) * float64(2*n+1) / 6 }
+	return s1(b) - s1(a-1), s2(b) - s2(a-1)
+}
+
+// normals writes the unit normal of row v0's pixels at columns 0, sx, 2·sx,
+// ... into out (3 per pixel, at 3·u), oriented towards the camera, or zero
+// where the window's valid pixels do not fix a plane (fewer than three, or
+// collinear). At a pixel without depth the normal of its neighbours' plane is
+// oriented by its z component alone when holeOrient is set (the reference's
+// way), else left zero.
+func (p *planeFitter) normals(v0, sx int, rays rayGrid, holeOrient bool, out []float32) {
+	p.slide(v0)
+	w, r := p.w, p.r
+	col := p.col
+	row := p.inv[v0*w : (v0+1)*w]
+	fv0 := float64(v0)
+	// The window's rows, and their count and moments.
+	r0, r1 := max(0, v0-r), min(p.h-1, v0+r)
+	nr := float64(r1 - r0 + 1)
+	rv, rvv := sumTo(r0, r1)
+	side := 2*r + 1
+	// A whole window of valid pixels has moments symmetric about its centre,
+	// Σ(u − u0)² = Σ(v − v0)² = (2r+1)²·r(r+1)/3, and the slopes decouple.
+	full := float64(side * side)
+	iFull2 := 3 / (full * float64(r*(r+1)))
+	rowsWhole := r1-r0+1 == side
+	next := 1 // columns to the next output
+	// Running sums over columns [u0 − r, u0 + r]: inverse depth, and the
+	// pixels without depth.
+	var t, tu, tv, q, qu, quu, qv, quv, qvv float64
+	for c := 0; c < min(r, w); c++ {
+		m := col[5*c : 5*c+5 : 5*c+5]
+		fc := float64(c)
+		t += m[0]
+		tu += fc * m[0]
+		tv += m[1]
+		if m[2] != 0 {
+			q += m[2]
+			qu += fc * m[2]
+			quu += fc * fc * m[2]
+			qv += m[3]
+			quv += fc * m[3]
+			qvv += m[4]
+		}
+	}
+	for u0 := 0; u0 < w; u0++ {
+		if c := u0 + r; c < w {
+			m := col[5*c : 5*c+5 : 5*c+5]
+			fc := float64(c)
+			t += m[0]
+			tu += fc * m[0]
+			tv += m[1]
+			if m[2] != 0 {
+				q += m[2]
+				qu += fc * m[2]
+				quu += fc * fc * m[2]
+				qv += m[3]
+				quv += fc * m[3]
+				qvv += m[4]
+			}
+		}
+		if c := u0 - r - 1; c >= 0 {
+			m := col[5*c : 5*c+5 : 5*c+5]
+			fc := float64(c)
+			t -= m[0]
+			tu -= fc * m[0]
+			tv -= m[1]
+			if m[2] != 0 {
+				q -= m[2]
+				qu -= fc * m[2]
+				quu -= fc * fc * m[2]
+				qv -= m[3]
+				quv -= fc * m[3]
+				qvv -= m[4]
+			}
+		}
+		if next--; next > 0 {
+			continue
+		}
+		next = sx
+		o := out[3*u0 : 3*u0+3 : 3*u0+3]
+		o[0], o[1], o[2] = 0, 0, 0
+		centre := row[u0] != 0
+		if !centre && !holeOrient {
+			continue
+		}
+		c0, c1 := max(0, u0-r), min(w-1, u0+r)
+		nc := float64(c1 - c0 + 1)
+		s := nr*nc - q
+		if s < 3 {
+			continue
+		}
+		fu0 := float64(u0)
+		is := 1 / s
+		t0, t1, t2 := t, tu-fu0*t, tv-fv0*t
+		var k0, k1, k2 float64
+		if q == 0 && rowsWhole && c1-c0+1 == side {
+			k0, k1, k2 = t0*is, t1*iFull2, t2*iFull2
+		} else {
+			// The valid pixels' moments: the window's less the missing
+			// ones', about the window's centre, then about their mean,
+			// where the 2×2 system for the slopes is best conditioned.
+			cu, cuu := sumTo(c0, c1)
+			su, suu := nr*cu-qu, nr*cuu-quu
+			sv, svv := nc*rv-qv, nc*rvv-qvv
+			suv := cu*rv - quv
+			a := su - fu0*s
+			b := sv - fv0*s
+			aa := suu - 2*fu0*su + fu0*fu0*s
+			ab := suv - fu0*sv - fv0*su + fu0*fv0*s
+			bb := svv - 2*fv0*sv + fv0*fv0*s
+			ma, mb := a*is, b*is
+			a11, a12, a22 := aa-a*ma, ab-a*mb, bb-b*mb
+			det := a11*a22 - a12*a12
+			if !(det > 1e-9*a11*a22) {
+				// The valid pixels are collinear (or one): no plane is
+				// fixed. (The reference's arithmetic then returns
+				// rounding noise, or NaN, which it encodes as 180°.)
+				continue
+			}
+			idet := 1 / det
+			e1, e2 := t1-ma*t0, t2-mb*t0
+			k1 = (e1*a22 - e2*a12) * idet
+			k2 = (a11*e2 - a12*e1) * idet
+			k0 = (t0 - a*k1 - b*k2) * is
+		}
+		nx := k1 * rays.fx
+		ny := k2 * rays.fy
+		nz := k0 + k1*(rays.cx-fu0) + k2*(rays.cy-fv0)
+		l2 := nx*nx + ny*ny + nz*nz
+		if !(l2 > 0) || l2 > math.MaxFloat64 {
+			continue
+		}
+		il := 1 / math.Sqrt(l2)
+		// n·p = 1 on the plane: n points away from the camera along the
+		// centre's ray when k0 = n·(xr, yr, 1) > 0.
+		away := k0 > 0
+		if !centre || k0 == 0 {
+			away = nz > 0
+		}
+		if away {
+			il = -il
+		}
+		o[0], o[1], o[2] = float32(nx*il), float32(ny*il), float32(nz*il)
+	}
 }
 
 // saturate rounds half away from zero and clamps to a byte, as MATLAB's
@@ -165,52 +448,42 @@ func saturate(v float32) uint8 {
 	return uint8(v + 0.5)
 }
 
-// acosTable samples acos in degrees; acosDeg interpolates it linearly, to
-// within 0.001° (the angle channel is rounded to whole degrees), except next
-// to ±1, where a series is used.
-var acosTable = func() (t [acosBins + 1]float32) {
+// acosTable samples acos(1 − t²) in degrees for t in [0, 1]: as a function
+// of t = √(1 − c) the arc cosine has a slope between √2 and 2, so linear
+// interpolation between acosBins samples is good to a few 1e-5° everywhere,
+// the steep ends of acos included (the angle channel is whole degrees).
+var acosTable = func() (t [acosBins + 2]float32) {
 	for i := range t {
-		t[i] = float32(math.Acos(float64(i)*2/acosBins-1) * 180 / math.Pi)
+		x := min(1, float64(i)/acosBins)
+		t[i] = float32(math.Acos(1-x*x) * 180 / math.Pi)
 	}
 	return t
 }()
 
-const (
-	acosBins = 4096
-	// acosEdge bins at each end (|c| > 0.99) use the series instead.
-	acosEdge = 20
-)
+const acosBins = 1024
 
+// acosDeg returns acos(c) in degrees for c in [−1, 1] (clamped).
 func acosDeg(c float32) float32 {
-	f := (c + 1) * (acosBins / 2)
-	i := int(f)
-	if i >= acosEdge && i < acosBins-acosEdge {
-		r := f - float32(i)
-		return acosTable[i] + r*(acosTable[i+1]-acosTable[i])
-	}
-	// Near ±1 acos is steep; use its series in e = 1 − |c| (e < 0.01, so
-	// the truncation error is below 1e-8 rad).
-	e := 1 - min(1, max(-1, c))
+	a := min(1, max(c, -c))
+	t := float32(math.Sqrt(float64(1-a))) * acosBins
+	i := int(t)
+	d := acosTable[i] + (t-float32(i))*(acosTable[i+1]-acosTable[i])
 	if c < 0 {
-		e = 1 + max(-1, c)
+		return 180 - d
 	}
-	a := float32(math.Sqrt(float64(2*e))) * (1 + e/12 + 3*e*e/160) * (180 / math.Pi)
-	if c < 0 {
-		return 180 - a
-	}
-	return a
+	return d
 }
 
 // errNoGravity is returned when no normal is available to estimate up from.
 var errNoGravity = errors.New("preprocess: cannot estimate gravity for HHA: the depth image has no surface normals; give View.Up")
 
 // estimateUp finds the up direction as the direction most parallel to floor
-// and ceiling normals and most perpendicular to wall normals, starting from a
-// level camera's up (0, -1, 0) and refining with shrinking angle thresholds.
+// and ceiling normals and most perpendicular to wall normals (normals, 3 per
+// entry), starting from a level camera's up (0, -1, 0) and refining five
+// times with normals within 45° of the estimate or of its horizontal plane,
+// then five times within 15°, as the reference does.
 func estimateUp(normals []float32) ([3]float64, error) {
 	u := [3]float64{0, -1, 0}
-	// Every 8th normal is plenty for a 3×3 scatter matrix.
-	const stride = 8
 	found := false
 	for _, thresh := range []float64{45, 15} {
 		cosT := math.Cos(thresh * math.Pi / 180)
@@ -218,17 +491,14 @@ func estimateUp(normals []float32) ([3]float64, error) {
 		for iter := 0; iter < 5; iter++ {
 			var m [9]float64
 			count := 0
-			for i := 0; i+2 < len(normals); i += 3 * stride {
+			for i := 0; i+2 < len(normals); i += 3 {
 				nx, ny, nz := float64(normals[i]), float64(normals[i+1]), float64(normals[i+2])
-				if nx == 0 && ny == 0 && nz == 0 {
-					continue
-				}
 				c := math.Abs(nx*u[0] + ny*u[1] + nz*u[2])
 				sign := 0.0
 				switch {
-				case c >= cosT:
+				case c > cosT:
 					sign = 1
-				case c <= sinT:
+				case c < sinT:
 					sign = -1
 				default:
 					continue

@@ -42,12 +42,13 @@ func (s Spec) Geometry(width, height int) Geometry {
 // uses it.
 type View struct {
 	// Camera is the RGB camera (depth registered into it), at any resolution
-	// with the RGB image's field of view; it is scaled to the network input.
-	// Distortion is ignored: HHA uses K only.
+	// with the RGB image's field of view; it is scaled to the resolution HHA
+	// is computed at. Distortion is ignored: HHA uses K only.
 	Camera calibration.Pinhole
 	// Up is the direction opposite to gravity in the camera frame (x right,
-	// y down, z forward), e.g. (0, -1, 0) for a level camera. Zero means
-	// estimate it from the scene's surface normals.
+	// y down, z forward), e.g. (0, -1, 0) for a level camera, from an IMU or
+	// a known mount. Zero means estimate it from the scene's surface normals
+	// (see EncodeHHA); a given Up is always used as it is.
 	Up [3]float64
 }
 
@@ -65,10 +66,12 @@ type Input struct {
 	Up [3]float64
 
 	// Scratch buffers reused by Spec.InputTo.
-	depth   []float32
-	hha     []uint8
-	normals []float32
-	lut     [3][256]float32
+	depth     []float32
+	hha       []uint8 // HHA planes at the network box's size
+	hhaWork   hhaScratch
+	sensor    []float32 // depth at the camera's size, out-of-range pixels 0 (SensorResolution)
+	sensorHHA []uint8
+	lut       [3][256]float32
 }
 
 // Input turns an RGB image and the depth registered to it (same size, metres,
@@ -231,17 +234,23 @@ func (s Spec) depthTensor(dst *Input, depth DepthImage, g Geometry, view *View) 
 		}
 		return nil
 	}
-	cam := view.Camera.Scaled(g.Width, g.Height)
-	dst.hha = grow(dst.hha, 3*len(d))
-	up, err := hhaInto(dst.hha, &dst.normals, DepthImage{Width: g.Width, Height: g.Height, Pix: d}, cam, view.Up)
+	n := len(d)
+	dst.hha = grow(dst.hha, 3*n)
+	up, err := s.hhaPlanes(dst, depth, g, view)
 	if err != nil {
 		return err
 	}
 	dst.Up = up
-	n := len(d)
+	// Reference holes carry values; otherwise a pixel without depth is
+	// InvalidDepth in every channel.
+	holes := s.HHA.Holes == InvalidHoles
 	for c := 0; c < 3; c++ {
 		out := dst.Depth[c*plane : (c+1)*plane]
-		src := dst.hha[c*n : (c+1)*n]
+		pc := c
+		if s.HHA.Order == OrderAHD {
+			pc = 2 - c
+		}
+		src := dst.hha[pc*n : (pc+1)*n]
 		mean, std := s.DepthMean[c], s.DepthStd[c]
 		var lut [256]float32
 		for v := range lut {
@@ -251,7 +260,7 @@ func (s Spec) depthTensor(dst *Input, depth DepthImage, g Geometry, view *View) 
 			o := (g.Y+y)*s.Width + g.X
 			row, drow, orow := src[y*g.Width:(y+1)*g.Width], d[y*g.Width:(y+1)*g.Width], out[o:o+g.Width]
 			for x, v := range row {
-				if drow[x] == 0 {
+				if holes && drow[x] == 0 {
 					orow[x] = s.InvalidDepth
 				} else {
 					orow[x] = lut[v]
@@ -259,5 +268,59 @@ func (s Spec) depthTensor(dst *Input, depth DepthImage, g Geometry, view *View) 
 			}
 		}
 	}
+	return nil
+}
+
+// hhaPlanes writes the D, H, A planes of g's box into dst.hha: computed on
+// the resized depth (NetworkResolution), or on the camera's depth and then
+// resized like an image (SensorResolution).
+func (s Spec) hhaPlanes(dst *Input, depth DepthImage, g Geometry, view *View) ([3]float64, error) {
+	if s.HHA.Resolution == NetworkResolution || depth.Width == g.Width && depth.Height == g.Height {
+		cam := view.Camera.Scaled(g.Width, g.Height)
+		return hhaInto(dst.hha, &dst.hhaWork, DepthImage{Width: g.Width, Height: g.Height, Pix: dst.depth}, cam, view.Up, s.HHA)
+	}
+	n := len(depth.Pix)
+	dst.sensor = grow(dst.sensor, n)
+	lo, hi := s.DepthMin, s.DepthMax
+	for i, d := range depth.Pix {
+		if !(d > 0 && d >= lo && d <= math.MaxFloat32 && (hi == 0 || d <= hi)) {
+			d = 0
+		}
+		dst.sensor[i] = d
+	}
+	dst.sensorHHA = grow(dst.sensorHHA, 3*n)
+	cam := view.Camera.Scaled(depth.Width, depth.Height)
+	up, err := hhaInto(dst.sensorHHA, &dst.hhaWork, DepthImage{Width: depth.Width, Height: depth.Height, Pix: dst.sensor}, cam, view.Up, s.HHA)
+	if err != nil {
+		return up, err
+	}
+	interp := gocv.InterpolationCubic
+	if s.RGBInterp == Bilinear {
+		interp = gocv.InterpolationLinear
+	}
+	m := g.Width * g.Height
+	for c := 0; c < 3; c++ {
+		if err := resizePlane(dst.hha[c*m:(c+1)*m], g.Width, g.Height, dst.sensorHHA[c*n:(c+1)*n], depth.Width, depth.Height, interp); err != nil {
+			return up, err
+		}
+	}
+	return up, nil
+}
+
+// resizePlane resizes an 8-bit plane into dst (width×height).
+func resizePlane(dst []uint8, width, height int, src []uint8, srcWidth, srcHeight int, interp gocv.InterpolationFlags) error {
+	in, err := gocv.NewMatFromBytes(srcHeight, srcWidth, gocv.MatTypeCV8UC1, src)
+	if err != nil {
+		return fmt.Errorf("preprocess: %w", err)
+	}
+	defer in.Close()
+	out := gocv.NewMat()
+	defer out.Close()
+	gocv.Resize(in, &out, image.Pt(width, height), 0, 0, interp)
+	pix, err := out.DataPtrUint8()
+	if err != nil {
+		return fmt.Errorf("preprocess: %w", err)
+	}
+	copy(dst, pix)
 	return nil
 }

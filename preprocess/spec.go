@@ -42,10 +42,126 @@ const (
 	HHA
 )
 
+// HHAFloor says where HHA's height is measured from.
+type HHAFloor int
+
+const (
+	// LowestFloor measures height from the lowest point in view.
+	LowestFloor HHAFloor = iota
+	// ReferenceFloor is the reference's rule: from the lowest point, unless
+	// it is less than 90 cm below the camera, when the floor is taken to be
+	// 130 cm below the camera (a view that shows no floor).
+	ReferenceFloor
+)
+
+// HHAHoles says how HHA encodes pixels without depth.
+type HHAHoles int
+
+const (
+	// InvalidHoles leaves them without a value: the network sees
+	// InvalidDepth in all three channels, as for Replicate.
+	InvalidHoles HHAHoles = iota
+	// ReferenceHoles encodes them as the reference does when given depth
+	// with holes: a point at the camera, so disparity 255 and the camera's
+	// height, and the angle of the plane fitted to the valid pixels around
+	// them (180°, i.e. 218, where there are too few, which also applies to
+	// valid pixels without a normal). The network sees these values.
+	ReferenceHoles
+)
+
+// HHAOrder is the order of the HHA channels in the network's depth tensor.
+type HHAOrder int
+
+const (
+	// OrderDHA is disparity, height, angle: the encoding's own order, and
+	// what a loader that reads HHA images as RGB (torchvision, PIL) sees.
+	OrderDHA HHAOrder = iota
+	// OrderAHD is angle, height, disparity: what a loader that reads the
+	// reference's HHA PNGs with OpenCV (BGR) sees, as CMX-style code does.
+	OrderAHD
+)
+
+// HHAResolution says at which resolution HHA is computed.
+type HHAResolution int
+
+const (
+	// NetworkResolution resizes depth to the network's input (nearest
+	// neighbour) and computes HHA there.
+	NetworkResolution HHAResolution = iota
+	// SensorResolution computes HHA on the registered depth at the camera's
+	// resolution, then resizes the three 8-bit planes to the network's
+	// input with RGBInterp, as a data set of HHA images resized by its
+	// loader gives. The validity of each network pixel is still that of the
+	// nearest depth pixel.
+	SensorResolution
+)
+
+// HHAConf holds the conventions of the HHA encoding: each is part of a
+// model's recipe, so a node feeds a model the HHA it was trained on. The
+// zero value is this package's encoding; ReferenceHHA returns the
+// reference's (Gupta et al.'s code, and the way CMX-style training code
+// loads its output).
+type HHAConf struct {
+	// Window is the side, in pixels, of the square window each surface
+	// normal is fitted over (odd, 3 to 63); 0 means DefaultHHAWindow, the
+	// reference's 7.
+	Window int
+	// Floor says where height is measured from (LowestFloor).
+	Floor HHAFloor
+	// Holes says how pixels without depth are encoded (InvalidHoles).
+	Holes HHAHoles
+	// Order is the channel order the network sees (OrderDHA).
+	Order HHAOrder
+	// Resolution says where HHA is computed (NetworkResolution).
+	Resolution HHAResolution
+}
+
+// ReferenceHHA returns the reference's conventions as CMX-style models are
+// trained on them: 7×7 normals, the floor fallback, holes encoded as the
+// reference does, channels in OpenCV's order (angle, height, disparity),
+// computed at the sensor's resolution. (Such models also normalise HHA with
+// the ImageNet mean and std, Spec.DepthMean and DepthStd, and their loaders
+// resize images bilinearly, Spec.RGBInterp Bilinear.)
+func ReferenceHHA() HHAConf {
+	return HHAConf{Window: DefaultHHAWindow, Floor: ReferenceFloor, Holes: ReferenceHoles, Order: OrderAHD, Resolution: SensorResolution}
+}
+
+// window is the normal window's side, with 0 meaning the default.
+func (c HHAConf) window() int {
+	if c.Window == 0 {
+		return DefaultHHAWindow
+	}
+	return c.Window
+}
+
+// Validate reports the first convention of c that is not one.
+func (c HHAConf) Validate() error {
+	switch {
+	case c.Window != 0 && (c.Window < 3 || c.Window > maxHHAWindow || c.Window%2 == 0):
+		return fmt.Errorf("preprocess: HHA normal window %d is not an odd size from 3 to %d", c.Window, maxHHAWindow)
+	case c.Floor != LowestFloor && c.Floor != ReferenceFloor:
+		return fmt.Errorf("preprocess: HHA floor %d is not lowest or reference", int(c.Floor))
+	case c.Holes != InvalidHoles && c.Holes != ReferenceHoles:
+		return fmt.Errorf("preprocess: HHA holes %d is not invalid or reference", int(c.Holes))
+	case c.Order != OrderDHA && c.Order != OrderAHD:
+		return fmt.Errorf("preprocess: HHA order %d is not dha or ahd", int(c.Order))
+	case c.Resolution != NetworkResolution && c.Resolution != SensorResolution:
+		return fmt.Errorf("preprocess: HHA resolution %d is not network or sensor", int(c.Resolution))
+	}
+	return nil
+}
+
+// maxHHAWindow bounds the normal window; larger ones blur surfaces together.
+const maxHHAWindow = 63
+
 var (
-	resizeNames = []string{"stretch", "letterbox"}
-	interpNames = []string{"bicubic", "bilinear"}
-	depthNames  = []string{"replicate", "hha"}
+	resizeNames   = []string{"stretch", "letterbox"}
+	interpNames   = []string{"bicubic", "bilinear"}
+	depthNames    = []string{"replicate", "hha"}
+	floorNames    = []string{"lowest", "reference"}
+	holesNames    = []string{"invalid", "reference"}
+	orderNames    = []string{"dha", "ahd"}
+	hhaResolNames = []string{"network", "sensor"}
 )
 
 // String returns the metadata name: "stretch" or "letterbox".
@@ -56,6 +172,18 @@ func (i Interp) String() string { return enumName(interpNames, int(i)) }
 
 // String returns the metadata name: "replicate" or "hha".
 func (d DepthEncoding) String() string { return enumName(depthNames, int(d)) }
+
+// String returns the metadata name: "lowest" or "reference".
+func (f HHAFloor) String() string { return enumName(floorNames, int(f)) }
+
+// String returns the metadata name: "invalid" or "reference".
+func (h HHAHoles) String() string { return enumName(holesNames, int(h)) }
+
+// String returns the metadata name: "dha" or "ahd".
+func (o HHAOrder) String() string { return enumName(orderNames, int(o)) }
+
+// String returns the metadata name: "network" or "sensor".
+func (r HHAResolution) String() string { return enumName(hhaResolNames, int(r)) }
 
 func enumName(names []string, i int) string {
 	if i >= 0 && i < len(names) {
@@ -100,6 +228,9 @@ type Spec struct {
 	DepthMin, DepthMax float32
 	// InvalidDepth is the network value of pixels without valid depth (0).
 	InvalidDepth float32
+	// HHA holds the conventions of the HHA encoding (used with HHA only).
+	// DepthMean and DepthStd apply to the channels in HHA.Order.
+	HHA HHAConf
 }
 
 // DefaultSpec returns the official CEN preprocessing at NYUDv2's full
@@ -118,6 +249,7 @@ func DefaultSpec() Spec {
 		DepthChannels: 3,
 		DepthScale:    1,
 		DepthStd:      [3]float32{1, 1, 1},
+		HHA:           HHAConf{Window: DefaultHHAWindow},
 	}
 }
 
@@ -140,6 +272,9 @@ func (s Spec) Validate() error {
 		return fmt.Errorf("preprocess: scales must be finite (rgb %g, depth %g, invalid %g)", s.RGBScale, s.DepthScale, s.InvalidDepth)
 	case !finite(s.DepthMin) || !finite(s.DepthMax) || s.DepthMin < 0 || s.DepthMax < 0 || (s.DepthMax != 0 && s.DepthMax <= s.DepthMin):
 		return fmt.Errorf("preprocess: depth range [%g, %g] m is not usable", s.DepthMin, s.DepthMax)
+	}
+	if err := s.HHA.Validate(); err != nil {
+		return err
 	}
 	for c := 0; c < 3; c++ {
 		if !finite(s.Mean[c]) || !finite(s.DepthMean[c]) {
@@ -171,6 +306,17 @@ const (
 	KeyDepthMin      = "preprocess.depth_min"
 	KeyDepthMax      = "preprocess.depth_max"
 	KeyInvalidDepth  = "preprocess.invalid_depth"
+	// The HHA conventions. They are written for HHA specs (and for any spec
+	// whose HHA differs from DefaultSpec's) and may be missing: a model file
+	// without them was written before they existed and is fed as it was
+	// then, except that its normals are fitted over the default window
+	// (they were central differences, an approximation of the same plane,
+	// which the reference's fit replaces).
+	KeyHHAWindow     = "preprocess.hha_window"
+	KeyHHAFloor      = "preprocess.hha_floor"
+	KeyHHAHoles      = "preprocess.hha_holes"
+	KeyHHAOrder      = "preprocess.hha_order"
+	KeyHHAResolution = "preprocess.hha_resolution"
 )
 
 // Metadata returns s as key=value strings for a model file's metadata.
@@ -179,7 +325,7 @@ const (
 func (s Spec) Metadata() map[string]string {
 	f := func(v float32) string { return strconv.FormatFloat(float64(v), 'g', -1, 32) }
 	f3 := func(v [3]float32) string { return f(v[0]) + "," + f(v[1]) + "," + f(v[2]) }
-	return map[string]string{
+	md := map[string]string{
 		KeyHeight: strconv.Itoa(s.Height), KeyWidth: strconv.Itoa(s.Width),
 		KeyResize: s.Resize.String(), KeyRGBInterp: s.RGBInterp.String(),
 		KeyRGBScale: f(s.RGBScale), KeyMean: f3(s.Mean), KeyStd: f3(s.Std),
@@ -187,6 +333,22 @@ func (s Spec) Metadata() map[string]string {
 		KeyDepthScale: f(s.DepthScale), KeyDepthMean: f3(s.DepthMean), KeyDepthStd: f3(s.DepthStd),
 		KeyDepthMin: f(s.DepthMin), KeyDepthMax: f(s.DepthMax), KeyInvalidDepth: f(s.InvalidDepth),
 	}
+	hha := s.HHA
+	hha.Window = hha.window()
+	if s.DepthEncoding == HHA || hha != DefaultSpec().HHA {
+		md[KeyHHAWindow] = strconv.Itoa(hha.Window)
+		md[KeyHHAFloor] = hha.Floor.String()
+		md[KeyHHAHoles] = hha.Holes.String()
+		md[KeyHHAOrder] = hha.Order.String()
+		md[KeyHHAResolution] = hha.Resolution.String()
+	}
+	return md
+}
+
+// MetadataKeys lists every key SpecFromMetadata reads, those that may be
+// missing included (for tools that edit a recipe by key).
+func MetadataKeys() []string {
+	return append(append([]string(nil), specKeys...), KeyHHAWindow, KeyHHAFloor, KeyHHAHoles, KeyHHAOrder, KeyHHAResolution)
 }
 
 // specKeys lists every key Spec.Metadata writes; SpecFromMetadata needs all.
@@ -195,15 +357,16 @@ var specKeys = []string{KeyHeight, KeyWidth, KeyResize, KeyRGBInterp, KeyRGBScal
 
 // SpecFromMetadata reads a Spec from model metadata. Keys without the
 // "preprocess." prefix are ignored. Every key Spec.Metadata writes is
-// required: a model file that does not say how it was fed is refused, never
-// fed a default. A malformed value or an unknown preprocess key is an error.
+// required, except the HHA conventions (see KeyHHAWindow): a model file that
+// does not say how it was fed is refused, never fed a default. A malformed
+// value or an unknown preprocess key is an error.
 func SpecFromMetadata(md map[string]string) (Spec, error) {
 	for _, k := range specKeys {
 		if _, ok := md[k]; !ok {
 			return Spec{}, fmt.Errorf("preprocess: model metadata has no %s", k)
 		}
 	}
-	var s Spec
+	s := Spec{HHA: DefaultSpec().HHA}
 	keys := make([]string, 0, len(md))
 	for k := range md {
 		keys = append(keys, k)
@@ -252,6 +415,24 @@ func SpecFromMetadata(md map[string]string) (Spec, error) {
 			s.DepthMean, err = parseTriple(v)
 		case KeyDepthStd:
 			s.DepthStd, err = parseTriple(v)
+		case KeyHHAWindow:
+			s.HHA.Window, err = strconv.Atoi(v)
+		case KeyHHAFloor:
+			var i int
+			i, err = parseEnum(floorNames, v)
+			s.HHA.Floor = HHAFloor(i)
+		case KeyHHAHoles:
+			var i int
+			i, err = parseEnum(holesNames, v)
+			s.HHA.Holes = HHAHoles(i)
+		case KeyHHAOrder:
+			var i int
+			i, err = parseEnum(orderNames, v)
+			s.HHA.Order = HHAOrder(i)
+		case KeyHHAResolution:
+			var i int
+			i, err = parseEnum(hhaResolNames, v)
+			s.HHA.Resolution = HHAResolution(i)
 		default:
 			err = fmt.Errorf("unknown key")
 		}
