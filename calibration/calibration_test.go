@@ -202,20 +202,112 @@ func TestRegisterPlaneAndBoxWithinOneMillimetre(t *testing.T) {
 	depthCam := Pinhole{Width: 320, Height: 240, K: [9]float64{285, 0, 159.5, 0, 285, 119.5, 0, 0, 1}}
 	for _, d := range [][]float64{nil, {0.05, -0.02, 0, 0, 0}} {
 		rgbCam := Pinhole{Width: 640, Height: 480, K: [9]float64{525, 0, 319.5, 0, 525, 239.5, 0, 0, 1}, Model: PlumbBob, D: d}
-		t.Run(fmt.Sprintf("rgb distortion %v", d), func(t *testing.T) { testRegisterScene(t, depthCam, rgbCam) })
+		t.Run(fmt.Sprintf("rgb distortion %v", d), func(t *testing.T) { testRegisterScene(t, depthCam, identitySample, depthCam, rgbCam) })
 	}
 }
 
-func testRegisterScene(t *testing.T, depthCam, rgbCam Pinhole) {
+func identitySample(u, v int) (float64, float64) { return float64(u), float64(v) }
+
+// TestRegisterReducedCameras registers the images of binned and cropped depth
+// cameras, rendered by sampling the full-resolution camera where
+// image_geometry says their pixels are.
+func TestRegisterReducedCameras(t *testing.T) {
+	full := Pinhole{Width: 640, Height: 480, K: [9]float64{570, 0, 319.5, 0, 570, 239.5, 0, 0, 1}, R: identity3(),
+		P: [12]float64{570, 0, 319.5, 0, 0, 570, 239.5, 0, 0, 0, 1, 0}}
+	rgbCam := Pinhole{Width: 320, Height: 240, K: [9]float64{262.5, 0, 159.5, 0, 262.5, 119.5, 0, 0, 1}}
+	for _, tc := range []struct {
+		name       string
+		binX, binY int
+		roi        ROI
+		sample     func(u, v int) (float64, float64)
+	}{
+		// Binned pixel u covers full pixels 2u, 2u+1; image_geometry puts it at 2u.
+		{"binning 2x2", 2, 2, ROI{}, func(u, v int) (float64, float64) { return float64(2 * u), float64(2 * v) }},
+		{"roi 400x300 at (96, 64)", 1, 1, ROI{X: 96, Y: 64, Width: 400, Height: 300}, func(u, v int) (float64, float64) { return float64(u + 96), float64(v + 64) }},
+		{"roi then binning 2x1", 2, 1, ROI{X: 40, Y: 30, Width: 560, Height: 420}, func(u, v int) (float64, float64) { return float64(40 + 2*u), float64(30 + v) }},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			cam, err := full.Reduced(tc.binX, tc.binY, tc.roi)
+			if err != nil {
+				t.Fatal(err)
+			}
+			testRegisterScene(t, full, tc.sample, cam, rgbCam)
+		})
+	}
+}
+
+func TestReducedFollowsImageGeometry(t *testing.T) {
+	full := Pinhole{Width: 1280, Height: 960, K: [9]float64{1000, 2, 640.5, 0, 1001, 480.25, 0, 0, 1}, Model: PlumbBob, D: []float64{0.1, 0, 0, 0, 0},
+		R: identity3(), P: [12]float64{990, 0, 641, -59.4, 0, 991, 481, 12, 0, 0, 1, 0}}
+	got, err := full.Reduced(2, 4, ROI{X: 100, Y: 40, Width: 800, Height: 600})
+	if err != nil {
+		t.Fatal(err)
+	}
+	// image_geometry: shift the principal point by the offset, then divide
+	// row 0 of K and P by binning_x, row 1 by binning_y.
+	wantK := [9]float64{500, 1, (640.5 - 100) / 2, 0, 1001.0 / 4, (480.25 - 40) / 4, 0, 0, 1}
+	wantP := [12]float64{495, 0, (641 - 100) / 2.0, -29.7, 0, 991.0 / 4, (481 - 40) / 4.0, 3, 0, 0, 1, 0}
+	if got.Width != 400 || got.Height != 150 || got.K != wantK || got.P != wantP || got.D[0] != 0.1 {
+		t.Fatalf("Reduced = %dx%d K %v P %v, want 400x150 K %v P %v", got.Width, got.Height, got.K, got.P, wantK, wantP)
+	}
+	if o, of := got.Offset(), full.Offset(); math.Abs(o[0]-of[0]) > 1e-12 || math.Abs(o[1]-of[1]) > 1e-12 {
+		t.Errorf("binning moved the camera's centre: %v, full resolution %v", o, of)
+	}
+	if same, err := full.Reduced(0, 1, ROI{}); err != nil || same.K != full.K || same.P != full.P || same.Width != full.Width {
+		t.Errorf("no binning, no ROI: %+v, %v", same, err)
+	}
+	for _, tc := range []struct {
+		bx, by int
+		roi    ROI
+		want   string
+	}{
+		{1, 1, ROI{X: 1000, Y: 0, Width: 400, Height: 100}, "is not inside the 1280x960 image"},
+		{1, 1, ROI{X: -1, Y: 0, Width: 10, Height: 10}, "is not inside"},
+		{2000, 1, ROI{}, "leaves no pixel"},
+	} {
+		if _, err := full.Reduced(tc.bx, tc.by, tc.roi); err == nil || !strings.Contains(err.Error(), tc.want) {
+			t.Errorf("Reduced(%d, %d, %+v): %v, want %q", tc.bx, tc.by, tc.roi, err, tc.want)
+		}
+	}
+}
+
+// TestRegisterWithProjectionOffsets registers the depth of the right camera of
+// a stereo pair, whose camera_info names the left camera's frame and carries
+// the baseline in P's Tx, into a colour camera that has an offset of its own.
+func TestRegisterWithProjectionOffsets(t *testing.T) {
+	const baseline = 0.06
+	depthCam := Pinhole{Width: 320, Height: 240, K: [9]float64{285, 0, 159.5, 0, 285, 119.5, 0, 0, 1}, R: identity3(),
+		P: [12]float64{285, 0, 159.5, -285 * baseline, 0, 285, 119.5, 0, 0, 0, 1, 0}}
+	if o := depthCam.Offset(); math.Abs(o[0]-baseline) > 1e-12 || o[1] != 0 || o[2] != 0 {
+		t.Fatalf("Offset() = %v, want (%g, 0, 0)", o, baseline)
+	}
+	rgbCam := Pinhole{Width: 640, Height: 480, K: [9]float64{525, 0, 319.5, 0, 525, 239.5, 0, 0, 1}, R: identity3(),
+		P: [12]float64{525, 0, 319.5, 525 * 0.02, 0, 525, 239.5, -525 * 0.01, 0, 0, 1, 0}}
+	t.Run("depth Tx", func(t *testing.T) {
+		rgb := rgbCam
+		rgb.P[3], rgb.P[7] = 0, 0
+		testRegisterScene(t, depthCam, identitySample, depthCam, rgb)
+	})
+	t.Run("depth Tx, rgb Tx and Ty", func(t *testing.T) { testRegisterScene(t, depthCam, identitySample, depthCam, rgbCam) })
+}
+
+// testRegisterScene renders the box-and-wall scene for depthCam, pixel (u, v)
+// seen along genCam's ray through sample(u, v) (genCam = depthCam, sampled at
+// (u, v), for an ordinary camera), registers it into rgbCam and compares with
+// the scene seen by rgbCam. Both cameras' centres sit at their Offset() in
+// their frames.
+func testRegisterScene(t *testing.T, genCam Pinhole, sample func(u, v int) (float64, float64), depthCam, rgbCam Pinhole) {
 	ext := Extrinsic{R: rotY(2), T: [3]float64{0.05, 0.01, 0}}
 	inv := ext.Inverse()
+	od, or := depthCam.Offset(), rgbCam.Offset()
 	// The depth camera's centre and rays, expressed in the RGB frame.
-	origin := ext.Apply([3]float64{})
+	origin := ext.Apply(od)
 	depth := make([]float32, depthCam.Width*depthCam.Height)
 	for v := 0; v < depthCam.Height; v++ {
 		for u := 0; u < depthCam.Width; u++ {
-			p := depthCam.Backproject(float64(u), float64(v), 1)
-			q := ext.Apply(p)
+			su, sv := sample(u, v)
+			p := genCam.Backproject(su, sv, 1)
+			q := ext.Apply([3]float64{p[0] + od[0], p[1] + od[1], p[2] + od[2]})
 			dir := [3]float64{q[0] - origin[0], q[1] - origin[1], q[2] - origin[2]}
 			tt := sceneDepth(origin, dir)
 			// t scales the unit-z ray, so it is the depth along the depth camera's axis.
@@ -228,36 +320,56 @@ func testRegisterScene(t *testing.T, depthCam, rgbCam Pinhole) {
 			t.Fatal(err)
 		}
 		// Sparse splatting lets wall points the box hides from the RGB camera
-		// through between box samples, up to the parallax (about 5 px) from
-		// the outline; footprint splatting does not.
+		// through between box samples, up to the parallax between box and
+		// wall from the outline (about 5 px for the 5 cm between the
+		// cameras); footprint splatting does not.
 		margin := 2.0
 		if !fill {
-			margin = 6
+			b := math.Hypot(origin[0]-or[0], origin[1]-or[1])
+			margin += math.Ceil(rgbCam.Fx() * b * (1/1.5 - 1/2.0))
 		}
 		var compared, bad, holes int
 		for v := 0; v < rgbCam.Height; v++ {
 			for u := 0; u < rgbCam.Width; u++ {
 				p := rgbCam.Backproject(float64(u), float64(v), 1)
-				want := sceneDepth([3]float64{}, p)
+				want := sceneDepth(or, p)
 				edge := false
 				for _, du := range []float64{-margin, margin} {
 					for _, dv := range []float64{-margin, margin} {
-						if sceneDepth([3]float64{}, rgbCam.Backproject(float64(u)+du, float64(v)+dv, 1)) != want {
+						if sceneDepth(or, rgbCam.Backproject(float64(u)+du, float64(v)+dv, 1)) != want {
 							edge = true
 						}
 					}
 				}
 				// Skip what the depth camera does not see: outside its view
 				// (with a pixel of margin) or hidden behind the box.
-				pt := [3]float64{p[0] * want, p[1] * want, want}
+				pt := [3]float64{or[0] + p[0]*want, or[1] + p[1]*want, or[2] + want}
 				seen := sceneDepth(origin, [3]float64{pt[0] - origin[0], pt[1] - origin[1], pt[2] - origin[2]})
-				du, dv, _ := depthCam.Project(inv.Apply(pt))
+				pd := inv.Apply(pt)
+				du, dv, _ := depthCam.Project([3]float64{pd[0] - od[0], pd[1] - od[1], pd[2] - od[2]})
 				if edge || math.Abs(seen-1) > 1e-6 || du < 1 || dv < 1 || du > float64(depthCam.Width)-2 || dv > float64(depthCam.Height)-2 {
 					continue
 				}
+				// Nor what lies within a depth pixel of a depth edge: a
+				// sample there may be of the other surface.
+				for _, dd := range [][2]int{{0, 0}, {-1, 0}, {1, 0}, {0, -1}, {0, 1}} {
+					z := float64(depth[(int(dv+0.5)+dd[1])*depthCam.Width+int(du+0.5)+dd[0]])
+					if math.Abs(z-pd[2]+od[2]) > 0.05 {
+						edge = true
+					}
+				}
+				if edge {
+					continue
+				}
 				g := got[v*rgbCam.Width+u]
+				// A footprint that crosses the image border is dropped (as
+				// depth_image_proc drops it), so the outer two pixels may
+				// stay empty.
+				border := u < 2 || v < 2 || u >= rgbCam.Width-2 || v >= rgbCam.Height-2
 				if g == 0 {
-					holes++
+					if !fill || !border {
+						holes++
+					}
 					continue
 				}
 				compared++
@@ -269,9 +381,13 @@ func testRegisterScene(t *testing.T, depthCam, rgbCam Pinhole) {
 				}
 			}
 		}
-		minCompared := 200000
-		if !fill {
-			minCompared = 60000 // one depth sample per 2x2 RGB pixels
+		// The depth camera sees at least a quarter of the RGB image; where the
+		// RGB camera has the finer pixels, each depth sample covers more
+		// than one of them.
+		upsampled := rgbCam.Fx() > 1.2*depthCam.Fx()
+		minCompared := rgbCam.Width * rgbCam.Height / 4
+		if !fill && upsampled {
+			minCompared /= 4
 		}
 		if bad > 0 || compared < minCompared {
 			t.Errorf("fill=%v: %d of %d pixels off by more than 1 mm (%d holes)", fill, bad, compared, holes)
@@ -279,8 +395,8 @@ func testRegisterScene(t *testing.T, depthCam, rgbCam Pinhole) {
 		if fill && holes > 0 {
 			t.Errorf("fill=true left %d holes", holes)
 		}
-		if !fill && holes == 0 {
-			t.Errorf("fill=false left no holes when upsampling 2x; the footprint test is vacuous")
+		if !fill && upsampled && holes == 0 {
+			t.Errorf("fill=false left no holes when upsampling; the footprint test is vacuous")
 		}
 	}
 }

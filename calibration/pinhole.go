@@ -12,7 +12,8 @@ const (
 )
 
 // Pinhole is a calibrated camera: the fields of a sensor_msgs/CameraInfo
-// without header, binning and ROI. K, R and P are row-major.
+// without header, binning and ROI (Reduced applies those). K, R and P are
+// row-major.
 type Pinhole struct {
 	// Name is the camera_name of a calibration file (optional).
 	Name string
@@ -97,6 +98,67 @@ func (c Pinhole) coefficients() (coeffs, error) {
 	var d [8]float64
 	copy(d[:], c.D)
 	return coeffs{k1: d[0], k2: d[1], p1: d[2], p2: d[3], k3: d[4], k4: d[5], k5: d[6], k6: d[7]}, nil
+}
+
+// ROI is a CameraInfo's region of interest: the part of the full image, in
+// full-resolution pixels, that the camera publishes. The zero ROI is the full
+// image.
+type ROI struct {
+	X, Y, Width, Height int
+}
+
+// Reduced returns the camera of the images published with binning binX × binY
+// (0 and 1 mean none) and region of interest roi, from the full-resolution
+// calibration c, as image_geometry's PinholeCameraModel reads a CameraInfo
+// (its reducedResolution camera): the principal point moves by the ROI's
+// offset, then focal lengths, principal point and P's Tx, Ty divide by the
+// binning, and the image is roi.Width/binX × roi.Height/binY. Like
+// image_geometry it scales the principal point with the pixel edge at 0 (cx/b,
+// where a super-pixel's centre would give (cx + 0.5)/b − 0.5: at most half a
+// binned pixel apart). The skew scales with the binning too (image_geometry
+// keeps it; it is zero in practice). Distortion acts on normalised coordinates
+// and is unchanged.
+func (c Pinhole) Reduced(binX, binY int, roi ROI) (Pinhole, error) {
+	binX, binY = max(binX, 1), max(binY, 1)
+	if roi == (ROI{}) {
+		roi = ROI{Width: c.Width, Height: c.Height}
+	}
+	switch {
+	case roi.X < 0 || roi.Y < 0 || roi.Width <= 0 || roi.Height <= 0 || roi.X+roi.Width > c.Width || roi.Y+roi.Height > c.Height:
+		return Pinhole{}, fmt.Errorf("calibration: region of interest %dx%d at (%d, %d) is not inside the %dx%d image",
+			roi.Width, roi.Height, roi.X, roi.Y, c.Width, c.Height)
+	case roi.Width/binX < 1 || roi.Height/binY < 1:
+		return Pinhole{}, fmt.Errorf("calibration: binning %dx%d leaves no pixel of the %dx%d region", binX, binY, roi.Width, roi.Height)
+	}
+	r := c
+	r.D = append([]float64(nil), c.D...)
+	r.Width, r.Height = roi.Width/binX, roi.Height/binY
+	sx, sy := 1/float64(binX), 1/float64(binY)
+	ox, oy := float64(roi.X), float64(roi.Y)
+	r.K[0], r.K[1], r.K[2] = c.K[0]*sx, c.K[1]*sx, (c.K[2]-ox)*sx
+	r.K[4], r.K[5] = c.K[4]*sy, (c.K[5]-oy)*sy
+	if c.P[0] != 0 {
+		r.P[0], r.P[1], r.P[2], r.P[3] = c.P[0]*sx, c.P[1]*sx, (c.P[2]-ox)*sx, c.P[3]*sx
+		r.P[5], r.P[6], r.P[7] = c.P[5]*sy, (c.P[6]-oy)*sy, c.P[7]*sy
+	}
+	return r, nil
+}
+
+// Offset returns where the frame the camera's CameraInfo names sees the
+// camera's own centre, in metres, from P's fourth column: (−Tx/fx', −Ty/fy',
+// 0) with Tx = P[0,3], Ty = P[1,3] and fx', fy' P's focal lengths. It is zero
+// for a monocular camera; for the second camera of a stereo pair, which
+// shares the first one's frame, Tx = −fx'·baseline. A point p of that frame
+// is at p − Offset() from the camera's centre, where K projects it.
+func (c Pinhole) Offset() [3]float64 {
+	var o [3]float64
+	if c.P[0] != 0 {
+		o[0] = -c.P[3] / c.P[0]
+	}
+	if c.P[5] != 0 {
+		o[1] = -c.P[7] / c.P[5]
+	}
+	return o
 }
 
 // Fx returns the horizontal focal length K[0,0].

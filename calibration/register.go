@@ -3,6 +3,7 @@ package calibration
 import (
 	"fmt"
 	"math"
+	"sync"
 	"unsafe"
 )
 
@@ -74,13 +75,18 @@ func FromQuaternion(x, y, z, w float64, t [3]float64) (Extrinsic, error) {
 // depth_image_proc/register does: each depth pixel is back-projected with the
 // depth camera, moved by the depth→RGB extrinsic, projected with the RGB
 // camera, and the nearest depth wins where several land on one pixel. The
-// rays of the depth camera (undistorted) are computed once, so reuse a
-// Registration for a stream of frames. A Registration is safe for concurrent
-// use.
+// cameras are those of the images as published (Pinhole.Reduced applies a
+// CameraInfo's binning and ROI), and P's Tx, Ty place each camera's centre
+// in the frame its CameraInfo names (Pinhole.Offset), as depth_image_proc
+// uses them. The rays of the depth camera (undistorted) are computed once,
+// so reuse a Registration for a stream of frames. A Registration is safe for
+// concurrent use.
 type Registration struct {
 	depth, rgb Pinhole
-	ext        Extrinsic
-	rgbK       coeffs
+	// ext maps points from the depth camera's centre to the RGB camera's:
+	// the depth→RGB extrinsic between their frames, with both offsets.
+	ext  Extrinsic
+	rgbK coeffs
 	// same is set when both cameras are one camera: registration is a copy.
 	same bool
 	// rays holds, for each depth pixel (row-major), M·(x, y, 1) where (x, y)
@@ -90,10 +96,17 @@ type Registration struct {
 	// coordinates).
 	rays []float32
 	t    [3]float32
+	m    [9]float64
+	// corners holds the same for the (width+1)×(height+1) pixel corners,
+	// for filling holes; computed on first use.
+	cornersOnce sync.Once
+	corners     []float32
 }
 
-// NewRegistration prepares the registration of depthCam images into rgbCam.
-// For rectified topics (image_rect) pass the cameras' Rectified() models.
+// NewRegistration prepares the registration of depthCam images into rgbCam;
+// depthToRGB maps points of the depth camera's frame to the RGB camera's (the
+// frames their CameraInfos name). For rectified topics (image_rect) pass the
+// cameras' Rectified() models.
 func NewRegistration(depthCam, rgbCam Pinhole, depthToRGB Extrinsic) (*Registration, error) {
 	if err := depthCam.Validate(); err != nil {
 		return nil, fmt.Errorf("depth camera: %w", err)
@@ -101,20 +114,21 @@ func NewRegistration(depthCam, rgbCam Pinhole, depthToRGB Extrinsic) (*Registrat
 	if err := rgbCam.Validate(); err != nil {
 		return nil, fmt.Errorf("rgb camera: %w", err)
 	}
-	for i, v := range append(depthToRGB.R[:], depthToRGB.T[:]...) {
+	od, or := depthCam.Offset(), rgbCam.Offset()
+	ext := Extrinsic{R: identity3(), T: od}.Then(depthToRGB).Then(Extrinsic{R: identity3(), T: [3]float64{-or[0], -or[1], -or[2]}})
+	for i, v := range append(ext.R[:], ext.T[:]...) {
 		if math.IsNaN(v) || math.IsInf(v, 0) {
-			return nil, fmt.Errorf("calibration: depth→RGB extrinsic element %d is %g", i, v)
+			return nil, fmt.Errorf("calibration: depth→RGB extrinsic element %d is %g (with the cameras' P offsets)", i, v)
 		}
 	}
 	k, _ := rgbCam.coefficients()
-	r := &Registration{depth: depthCam, rgb: rgbCam, ext: depthToRGB, rgbK: k}
-	r.same = depthToRGB == Identity() && depthCam.Width == rgbCam.Width && depthCam.Height == rgbCam.Height &&
+	r := &Registration{depth: depthCam, rgb: rgbCam, ext: ext, rgbK: k}
+	r.same = ext == Identity() && depthCam.Width == rgbCam.Width && depthCam.Height == rgbCam.Height &&
 		depthCam.K == rgbCam.K && k.zero
 	if dk, _ := depthCam.coefficients(); !dk.zero {
 		r.same = false
 	}
-	r.rays = make([]float32, 3*depthCam.Width*depthCam.Height)
-	m, t := depthToRGB.R, depthToRGB.T
+	m, t := ext.R, ext.T
 	if k.zero {
 		m = mul3(rgbCam.K, m)
 		t = [3]float64{
@@ -123,17 +137,26 @@ func NewRegistration(depthCam, rgbCam Pinhole, depthToRGB Extrinsic) (*Registrat
 			rgbCam.K[6]*t[0] + rgbCam.K[7]*t[1] + rgbCam.K[8]*t[2],
 		}
 	}
+	r.m = m
 	r.t = [3]float32{float32(t[0]), float32(t[1]), float32(t[2])}
-	for v := 0; v < depthCam.Height; v++ {
-		for u := 0; u < depthCam.Width; u++ {
-			x, y := depthCam.UndistortPixel(float64(u), float64(v))
-			i := 3 * (v*depthCam.Width + u)
-			r.rays[i] = float32(m[0]*x + m[1]*y + m[2])
-			r.rays[i+1] = float32(m[3]*x + m[4]*y + m[5])
-			r.rays[i+2] = float32(m[6]*x + m[7]*y + m[8])
+	r.rays = r.rayGrid(depthCam.Width, depthCam.Height, 0)
+	return r, nil
+}
+
+// rayGrid returns M·(x, y, 1) for the w×h pixel positions (u + off, v + off).
+func (r *Registration) rayGrid(w, h int, off float64) []float32 {
+	rays := make([]float32, 3*w*h)
+	m := r.m
+	for v := 0; v < h; v++ {
+		for u := 0; u < w; u++ {
+			x, y := r.depth.UndistortPixel(float64(u)+off, float64(v)+off)
+			i := 3 * (v*w + u)
+			rays[i] = float32(m[0]*x + m[1]*y + m[2])
+			rays[i+1] = float32(m[3]*x + m[4]*y + m[5])
+			rays[i+2] = float32(m[6]*x + m[7]*y + m[8])
 		}
 	}
-	return r, nil
+	return rays
 }
 
 // DepthCamera returns the camera the registration reads from.
@@ -144,10 +167,17 @@ func (r *Registration) RGBCamera() Pinhole { return r.rgb }
 
 // Register writes into dst (RGB width×height, row-major) the depth in metres
 // along the RGB camera's optical axis of what src (depth width×height, metres,
-// 0 = invalid) sees. Pixels no depth lands on are 0. With fillHoles each depth
-// pixel covers its whole footprint in the RGB image instead of one pixel,
-// which closes the holes left when the RGB image has the higher resolution
-// (depth_image_proc's fill_upsampling_holes).
+// 0 = invalid) sees. Pixels no depth lands on are 0; so are points that land
+// outside the image or at or behind the RGB camera's centre (depth_image_proc
+// would project those through the centre, mirrored). With fillHoles each
+// depth pixel covers its footprint instead of one pixel: the box its four
+// projected corners span, at the mean depth of its top-left and bottom-right
+// corners, dropped when it leaves the image, as depth_image_proc's
+// fill_upsampling_holes does. This closes the holes left when the RGB image
+// has the higher resolution. (depth_image_proc spans the box from the top-left
+// and bottom-right corners alone, which leaves gaps where a rotation about the
+// optical axis or lens distortion tilts the footprints, and truncates towards
+// zero where this rounds to the nearest pixel.)
 func (r *Registration) Register(dst, src []float32, fillHoles bool) error {
 	dw, dh := r.depth.Width, r.depth.Height
 	rw, rh := r.rgb.Width, r.rgb.Height
@@ -175,11 +205,42 @@ func (r *Registration) Register(dst, src []float32, fillHoles bool) error {
 	for i := range zbuf {
 		zbuf[i] = inf
 	}
+	if fillHoles {
+		r.fill(zbuf, src)
+	} else {
+		r.splat(zbuf, src)
+	}
+	for i, d := range zbuf {
+		if d == inf {
+			zbuf[i] = 0
+		}
+	}
+	return nil
+}
+
+// project maps a depth sample z on a ray (from rays or corners) to RGB pixel
+// coordinates and the depth there; ok is false at or behind the RGB camera.
+func (r *Registration) project(z float32, ray []float32) (fu, fv, q float32, ok bool) {
+	q = z*ray[2] + r.t[2]
+	if !(q > 0) || q > math.MaxFloat32 {
+		return 0, 0, 0, false
+	}
+	inv := 1 / q
+	fu, fv = (z*ray[0]+r.t[0])*inv, (z*ray[1]+r.t[1])*inv
+	if !r.rgbK.zero {
+		k := &r.rgb.K
+		x, y := r.rgbK.distort(float64(fu), float64(fv))
+		fu, fv = float32(k[0]*x+k[1]*y+k[2]), float32(k[4]*y+k[5])
+	}
+	return fu, fv, q, true
+}
+
+// splat lands each depth pixel on the RGB pixel nearest its projection.
+func (r *Registration) splat(zbuf []uint32, src []float32) {
+	dw, dh := r.depth.Width, r.depth.Height
+	rw, rh := r.rgb.Width, r.rgb.Height
 	tx, ty, tz := r.t[0], r.t[1], r.t[2]
 	fx, fy, cx, cy, skew := r.rgb.K[0], r.rgb.K[4], r.rgb.K[2], r.rgb.K[5], r.rgb.K[1]
-	// Half the footprint of a depth pixel in RGB pixels at unit depth ratio.
-	hx := 0.5 * fx / r.depth.K[0]
-	hy := 0.5 * fy / r.depth.K[4]
 	distort := !r.rgbK.zero
 	maxU, maxV := float32(rw)-0.5, float32(rh)-0.5
 	pending, pendingZ := -1, uint32(0)
@@ -201,73 +262,72 @@ func (r *Registration) Register(dst, src []float32, fillHoles bool) error {
 				x, y := r.rgbK.distort(float64(fu), float64(fv))
 				fu, fv = float32(fx*x+skew*y+cx), float32(fy*y+cy)
 			}
-			q := qz
-			if !fillHoles {
-				// Round to the nearest pixel; the bounds test keeps int() exact.
-				if !(fu >= -0.5 && fv >= -0.5 && fu < maxU && fv < maxV) {
-					continue
-				}
-				// Neighbouring depth pixels often land on the same RGB
-				// pixel; merging them in a register avoids a store-to-load
-				// dependency through memory.
-				i := int(fv+0.5)*rw + int(fu+0.5)
-				if i == pending {
-					pendingZ = min(pendingZ, math.Float32bits(q))
-					continue
-				}
-				if pending >= 0 {
-					zbuf[pending] = min(zbuf[pending], pendingZ)
-				}
-				pending, pendingZ = i, math.Float32bits(q)
+			// Round to the nearest pixel; the bounds test keeps int() exact.
+			if !(fu >= -0.5 && fv >= -0.5 && fu < maxU && fv < maxV) {
 				continue
 			}
-			// A point much nearer the RGB camera than the depth camera
-			// would cover a huge footprint; maxFootprint bounds it.
-			s := float64(z * inv)
-			ex, ey := min(hx*s, maxFootprint), min(hy*s, maxFootprint)
-			u0, u1 := math.Round(float64(fu)-ex), math.Round(float64(fu)+ex)
-			v0, v1 := math.Round(float64(fv)-ey), math.Round(float64(fv)+ey)
-			if !(u1 >= 0 && v1 >= 0 && u0 < float64(rw) && v0 < float64(rh)) { // also false for NaN
+			// Neighbouring depth pixels often land on the same RGB pixel;
+			// merging them in a register avoids a store-to-load dependency
+			// through memory.
+			i := int(fv+0.5)*rw + int(fu+0.5)
+			if i == pending {
+				pendingZ = min(pendingZ, math.Float32bits(qz))
 				continue
 			}
-			// Footprints of neighbouring pixels overlap by up to one pixel so
-			// that lens distortion and rounding leave no gaps; the z-buffer
-			// settles the overlap.
-			a0, a1 := clampInt(u0, rw), clampInt(u1, rw)
-			b0, b1 := clampInt(v0, rh), clampInt(v1, rh)
-			qb := math.Float32bits(q)
-			for b := b0; b <= b1; b++ {
-				line := zbuf[b*rw : (b+1)*rw]
-				for a := a0; a <= a1; a++ {
-					line[a] = min(line[a], qb)
-				}
+			if pending >= 0 {
+				zbuf[pending] = min(zbuf[pending], pendingZ)
 			}
+			pending, pendingZ = i, math.Float32bits(qz)
 		}
 	}
 	if pending >= 0 {
 		zbuf[pending] = min(zbuf[pending], pendingZ)
 	}
-	for i, d := range zbuf {
-		if d == inf {
-			zbuf[i] = 0
+}
+
+// fill covers each depth pixel's footprint, the box its projected corners
+// span.
+func (r *Registration) fill(zbuf []uint32, src []float32) {
+	dw, dh := r.depth.Width, r.depth.Height
+	rw, rh := r.rgb.Width, r.rgb.Height
+	r.cornersOnce.Do(func() { r.corners = r.rayGrid(dw+1, dh+1, -0.5) })
+	cw := dw + 1
+	for v := 0; v < dh; v++ {
+		for u, z := range src[v*dw : (v+1)*dw] {
+			if !(z > 0) || z > math.MaxFloat32 {
+				continue
+			}
+			// The corners top-left, top-right, bottom-left, bottom-right.
+			i1, i2, i3, i4 := 3*(v*cw+u), 3*(v*cw+u+1), 3*((v+1)*cw+u), 3*((v+1)*cw+u+1)
+			u1, v1, q1, ok1 := r.project(z, r.corners[i1:i1+3:i1+3])
+			u2, v2, _, ok2 := r.project(z, r.corners[i2:i2+3:i2+3])
+			u3, v3, _, ok3 := r.project(z, r.corners[i3:i3+3:i3+3])
+			u4, v4, q4, ok4 := r.project(z, r.corners[i4:i4+3:i4+3])
+			if !ok1 || !ok2 || !ok3 || !ok4 {
+				continue
+			}
+			// Round half up to pixel indices; a box that leaves the image
+			// is dropped, as depth_image_proc drops it.
+			a0, a1 := math.Floor(float64(min(u1, u2, u3, u4))+0.5), math.Floor(float64(max(u1, u2, u3, u4))+0.5)
+			b0, b1 := math.Floor(float64(min(v1, v2, v3, v4))+0.5), math.Floor(float64(max(v1, v2, v3, v4))+0.5)
+			if !(a0 >= 0 && b0 >= 0 && a1 < float64(rw) && b1 < float64(rh)) || a1-a0 > 2*maxFootprint || b1-b0 > 2*maxFootprint {
+				continue // also for NaN
+			}
+			qb := math.Float32bits(0.5 * (q1 + q4))
+			for b := int(b0); b <= int(b1); b++ {
+				line := zbuf[b*rw : (b+1)*rw]
+				for a := int(a0); a <= int(a1); a++ {
+					line[a] = min(line[a], qb)
+				}
+			}
 		}
 	}
-	return nil
 }
 
-// maxFootprint is the largest half-size in RGB pixels a depth pixel may cover
-// when filling holes.
-const maxFootprint = 8
-
-func clampInt(v float64, n int) int {
-	if v < 0 {
-		return 0
-	}
-	if v >= float64(n) {
-		return n - 1
-	}
-	return int(v)
-}
+// maxFootprint bounds the half-size in RGB pixels of a footprint; a larger one
+// (a point almost at the RGB camera) is dropped rather than painted over much
+// of the image.
+const maxFootprint = 16
 
 // Register is the one-shot form of NewRegistration and Registration.Register:
 // it returns depth (depthCam's size, metres) registered into rgbCam's pixels.

@@ -200,12 +200,21 @@ func (b *Builder) rgbCamera() (calibration.Pinhole, error) {
 	return c, nil
 }
 
-// Pinhole reads a CameraInfo. Binning and a region of interest (a reduced-resolution camera) are refused
-// rather than misread.
+// Pinhole reads a CameraInfo as the camera of the images it comes with: binning and a region of interest (a
+// reduced-resolution camera) are applied as image_geometry applies them (calibration.Pinhole.Reduced), and P's
+// Tx, Ty place the camera in its frame (calibration.Pinhole.Offset).
 func Pinhole(m *sensor_msgs.CameraInfo) (calibration.Pinhole, error) {
-	if m.BinningX > 1 || m.BinningY > 1 || m.Roi.Width != 0 || m.Roi.Height != 0 {
-		return calibration.Pinhole{}, fmt.Errorf("binning %dx%d / region of interest %dx%d is not supported; publish full-resolution camera infos",
-			m.BinningX, m.BinningY, m.Roi.Width, m.Roi.Height)
+	c, err := calibration.FromCameraInfo(int(m.Width), int(m.Height), m.DistortionModel, m.D, m.K, m.R, m.P)
+	if err != nil {
+		return c, err
 	}
-	return calibration.FromCameraInfo(int(m.Width), int(m.Height), m.DistortionModel, m.D, m.K, m.R, m.P)
+	if m.BinningX <= 1 && m.BinningY <= 1 && m.Roi.XOffset == 0 && m.Roi.YOffset == 0 && m.Roi.Width == 0 && m.Roi.Height == 0 {
+		return c, nil
+	}
+	roi := calibration.ROI{X: int(m.Roi.XOffset), Y: int(m.Roi.YOffset), Width: int(m.Roi.Width), Height: int(m.Roi.Height)}
+	r, err := c.Reduced(int(m.BinningX), int(m.BinningY), roi)
+	if err != nil {
+		return r, fmt.Errorf("binning %dx%d, region of interest: %w", m.BinningX, m.BinningY, err)
+	}
+	return r, nil
 }

@@ -93,11 +93,24 @@ func TestBuildWaitsForCalibrationAndPassesRegisteredDepthThrough(t *testing.T) {
 	if f, err = b.Build(rgb, depth); err != nil || f.Depth.Pix[0] != 1 {
 		t.Fatalf("registered through an identity transform: %v %v", err, f.Depth.Pix)
 	}
+	// A depth camera binned 2x1 publishes 2x2 images: the same two readings per row land on every other
+	// column of the colour image.
 	binned := *info
 	binned.BinningX = 2
 	b.SetDepthInfo(&binned)
-	if _, err := b.Build(rgb, depth); err == nil || !strings.Contains(err.Error(), "binning 2x0") {
-		t.Fatalf("a binned camera: %v", err)
+	if _, err := b.Build(rgb, depth); err == nil || !strings.Contains(err.Error(), "depth image 4x2 does not match its camera calibration 2x2") {
+		t.Fatalf("a 4x2 image from a binned camera: %v", err)
+	}
+	small := Input{Header: depth.Header, Raw: &sensor_msgs.Image{Width: 2, Height: 2, Encoding: "16UC1", Step: 4,
+		Data: []byte{0xe8, 3, 0xd0, 7, 0xe8, 3, 0xd0, 7}}}
+	if f, err = b.Build(rgb, small); err != nil || f.Depth.Width != 4 || f.Depth.Pix[0] != 1 || f.Depth.Pix[1] != 0 || f.Depth.Pix[2] != 2 {
+		t.Fatalf("registered from a binned camera: %v %v", err, f.Depth.Pix)
+	}
+	roi := *info
+	roi.Roi = sensor_msgs.RegionOfInterest{XOffset: 3, Width: 2, Height: 2}
+	b.SetDepthInfo(&roi)
+	if _, err := b.Build(rgb, depth); err == nil || !strings.Contains(err.Error(), "region of interest 2x2 at (3, 0) is not inside the 4x2 image") {
+		t.Fatalf("a region of interest outside the image: %v", err)
 	}
 	if _, err := b.Build(Input{}, depth); err == nil || !strings.Contains(err.Error(), "colour image: no image") {
 		t.Fatalf("no colour image: %v", err)
