@@ -113,12 +113,13 @@ type DataConf struct {
 var nyuLists embed.FS
 
 // nyuCamera is the colour camera of the NYU Depth V2 Kinect at 640×480, from the NYU toolbox's
-// camera_params.m (the labelled frames are undistorted, so D is zero).
+// camera_params.m (the labelled frames are undistorted, so D is zero), with its 1-based MATLAB principal point
+// moved to the 0-based pixel centres this package uses (cx 325.58 → 324.58, cy 253.74 → 252.74).
 var nyuCamera = calibration.Pinhole{
 	Name: "nyudv2_kinect_rgb", Width: 640, Height: 480,
-	K: [9]float64{518.8579, 0, 325.5824, 0, 519.4696, 253.7362, 0, 0, 1},
+	K: [9]float64{518.8579, 0, 324.5824, 0, 519.4696, 252.7362, 0, 0, 1},
 	R: [9]float64{1, 0, 0, 0, 1, 0, 0, 0, 1},
-	P: [12]float64{518.8579, 0, 325.5824, 0, 0, 519.4696, 253.7362, 0, 0, 0, 1, 0},
+	P: [12]float64{518.8579, 0, 324.5824, 0, 0, 519.4696, 252.7362, 0, 0, 0, 1, 0},
 }
 
 // OpenDataset opens the training and validation lists of a data set. Every file a list names must exist;

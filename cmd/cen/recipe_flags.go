@@ -4,6 +4,7 @@ import (
 	"flag"
 	"fmt"
 	"os"
+	"slices"
 	"sort"
 	"strings"
 
@@ -83,9 +84,9 @@ func (f recipeFlags) spec(base preprocess.Spec) (preprocess.Spec, error) {
 		if !strings.HasPrefix(k, "preprocess.") {
 			k = "preprocess." + k
 		}
-		if _, known := md[k]; !known {
-			keys := make([]string, 0, len(md))
-			for k := range md {
+		if !slices.Contains(preprocess.MetadataKeys(), k) {
+			var keys []string
+			for _, k := range preprocess.MetadataKeys() {
 				keys = append(keys, strings.TrimPrefix(k, "preprocess."))
 			}
 			sort.Strings(keys)
