@@ -534,9 +534,11 @@ func TestNodeRegistersDepthWithCameraInfosAndTFStatic(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	// Metres as the node makes them (counts × float32(0.001)): d/1000 differs from that in the last bit for
+	// some d, which moves a projection that falls on a pixel boundary to the neighbouring pixel.
 	metres := make([]float32, len(depth))
 	for i, d := range depth {
-		metres[i] = float32(d) / 1000
+		metres[i] = float32(d) * float32(preprocess.DefaultDepthUnit)
 	}
 	reg, err := calibration.Register(metres, cam0, cam0, calibration.Extrinsic{R: [9]float64{1, 0, 0, 0, 1, 0, 0, 0, 1}, T: [3]float64{0.025, 0, 0}}, false)
 	if err != nil {

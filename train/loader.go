@@ -338,6 +338,14 @@ func (l *Loader) Next() (*Batch, error) {
 	if l.err != nil {
 		return nil, l.err
 	}
+	// A select picks at random among ready cases: after Close a batch may still be queued, so closed is
+	// checked first.
+	select {
+	case <-l.closed:
+		l.err = ErrLoaderClosed
+		return nil, l.err
+	default:
+	}
 	var p *pending
 	select {
 	case q, ok := <-l.queue:
