@@ -14,7 +14,7 @@ root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 gpu=${GPU:-0}
 export PATH="$PATH:/usr/local/go/bin"
 
-log() { printf 'setup: %s\n' "$*" >&2; }
+log() { printf 'setup [%ds]: %s\n' "$SECONDS" "$*" >&2; }
 die() { printf 'setup: error: %s\n' "$*" >&2; exit 1; }
 
 sudo_cmd=()
