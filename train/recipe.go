@@ -71,7 +71,7 @@ func OfficialRecipe(arch string) Recipe {
 // lite-r18 at width 0.5, 0 % of the penalised γ below θ, so nothing is ever exchanged and CEN is the shared
 // network of Table 1: 46.8 vs 46.6 mIoU). The official recipe starts from ImageNet batch norm, whose γ are
 // already spread out. With 0.06 the penalised halves fall below θ within 2 epochs and the channels are
-// exchanged: 55.3 mIoU on the same budget (docs/repro-synthetic.md).
+// exchanged: 50.3 mIoU on the same budget at 2 engine threads, 55.3 at 1 (docs/repro-synthetic.md).
 func LiteRecipe(epochs int) Recipe {
 	return Recipe{Name: "lite", Stages: []Stage{{Epochs: epochs, EncoderLR: 0.02, DecoderLR: 0.02, Poly: true}},
 		Momentum: 0.9, WeightDecay: 1e-4, Batch: 6, BNTrain: true, Dropout: 0.1, Lambda: 0.06, Theta: 2e-2, ValEvery: 5}
