@@ -9,8 +9,14 @@ import (
 
 // value is a tensor in a forward pass and the slot its gradient accumulates in. Backward closures capture the
 // slots they feed and only the tensors their kernels read (a convolution's input, a ReLU's output), so every
-// other activation is garbage as soon as the forward pass has used it: training holds what PyTorch's autograd
+// other activation is dead as soon as the forward pass has used it: training holds what PyTorch's autograd
 // holds, not every intermediate.
+//
+// Storage is handed back to the engine (engine.Release) the moment it is dead, as PyTorch frees a tensor when
+// its last reference goes, so the next tensor of that size reuses it instead of growing the heap: a captured
+// tensor when the last closure that reads it has run, a gradient when its consumer's backward has used it, and
+// a forward intermediate that nothing captured when the op after it has read it (free). Ops whose input is dead
+// afterwards run in place on it, as the official model's in-place ReLUs do.
 type value struct {
 	t *engine.Tensor
 	s *slot
@@ -31,6 +37,9 @@ type graph struct {
 	bnTrain bool       // batch norm in training mode (batch statistics, running-stat updates)
 	rng     *rand.Rand // dropout masks
 	back    []func()
+	// held counts, per captured tensor, the closures that still read it; it is released when the count drops
+	// to zero, and an in-place op on a held tensor is a bug (it would change what a backward reads).
+	held map[*engine.Tensor]int
 }
 
 func newValue(t *engine.Tensor, need bool) *value {
@@ -41,7 +50,11 @@ func (g *graph) out(t *engine.Tensor) *value { return newValue(t, true) }
 
 // acc adds d to the gradient in s, taking ownership of d: the caller must not use d again.
 func (s *slot) acc(d *engine.Tensor) {
-	if !s.need || d == nil {
+	if d == nil {
+		return
+	}
+	if !s.need {
+		engine.Release(d)
 		return
 	}
 	if s.g == nil {
@@ -49,27 +62,72 @@ func (s *slot) acc(d *engine.Tensor) {
 		return
 	}
 	engine.AddInPlace(s.g, d)
+	engine.Release(d)
 }
 
-// take returns the accumulated gradient and empties the slot (nil when nothing flowed here).
+// take returns the accumulated gradient and empties the slot (nil when nothing flowed here). The caller owns it.
 func (s *slot) take() *engine.Tensor {
 	g := s.g
 	s.g = nil
 	return g
 }
 
-// buffer returns a tensor for the slot's gradient, or nil when no gradient flows there (kernels then skip it).
+// buffer returns a tensor for the slot's gradient, to be overwritten entirely, or nil when no gradient flows
+// there (kernels then skip it).
 func (s *slot) buffer() *engine.Tensor {
 	if !s.need {
 		return nil
 	}
-	return engine.NewTensor(s.n, s.c, s.h, s.w)
+	return engine.Empty(s.n, s.c, s.h, s.w)
 }
 
 func (g *graph) push(f func()) {
 	if g.record {
 		g.back = append(g.back, f)
 	}
+}
+
+// capture records that a closure about to be pushed reads t in the backward pass; the closure calls done(t)
+// when it has.
+func (g *graph) capture(t *engine.Tensor) *engine.Tensor {
+	if g.record {
+		if g.held == nil {
+			g.held = map[*engine.Tensor]int{}
+		}
+		g.held[t]++
+	}
+	return t
+}
+
+// done releases t once no closure reads it any more.
+func (g *graph) done(t *engine.Tensor) {
+	if n := g.held[t] - 1; n > 0 {
+		g.held[t] = n
+		return
+	}
+	delete(g.held, t)
+	engine.Release(t)
+}
+
+// free releases the tensor of a forward value that is dead: nothing reads it later in the forward pass and no
+// closure captured it. v must not be used afterwards.
+func (g *graph) free(v *value) {
+	if g.held[v.t] > 0 {
+		panic("cen: freeing a tensor a backward closure reads")
+	}
+	engine.Release(v.t)
+	v.t = nil
+}
+
+// reuse hands the tensor of x, which is dead after the caller's op, to that op's output: x must not be used
+// afterwards.
+func (g *graph) reuse(x *value) *engine.Tensor {
+	t := x.t
+	if g.held[t] > 0 {
+		panic("cen: in-place op on a tensor a backward closure reads")
+	}
+	x.t = nil
+	return t
 }
 
 // backward runs the recorded closures in reverse order, dropping each once it has run.
@@ -81,19 +139,36 @@ func (g *graph) backward() {
 	g.back = nil
 }
 
+// relu is the in-place ReLU: x is dead afterwards (the official model's ReLUs are in place too).
 func (g *graph) relu(x *value) *value {
-	y := g.out(engine.ReLU(x.t))
-	yt, xs, ys := y.t, x.s, y.s
+	t := g.reuse(x)
+	engine.ReLUInPlace(t)
+	y := g.out(t)
+	yt, xs, ys := g.capture(t), x.s, y.s
 	g.push(func() {
+		defer g.done(yt)
 		if dy := ys.take(); dy != nil {
-			xs.acc(engine.ReLUBackward(yt, dy))
+			engine.ReLUBackwardInPlace(yt, dy)
+			xs.acc(dy)
 		}
 	})
 	return y
 }
 
+// add returns a + b; a is dead afterwards (its storage holds the sum).
 func (g *graph) add(a, b *value) *value {
-	y := g.out(engine.Add(a.t, b.t))
+	t := g.reuse(a)
+	engine.AddInPlace(t, b.t)
+	return g.sum(t, a, b)
+}
+
+// addNew returns a + b in new storage, for an a that stays in use.
+func (g *graph) addNew(a, b *value) *value {
+	return g.sum(engine.Add(a.t, b.t), a, b)
+}
+
+func (g *graph) sum(t *engine.Tensor, a, b *value) *value {
+	y := g.out(t)
 	as, bs, ys := a.s, b.s, y.s
 	g.push(func() {
 		if dy := ys.take(); dy != nil {
@@ -112,13 +187,16 @@ func (g *graph) maxPool(x *value, k, stride, pad int) *value {
 	xs, ys := x.s, y.s
 	g.push(func() {
 		if dy := ys.take(); dy != nil {
-			xs.acc(engine.MaxPool2DBackward(idx, dy, xs.n, xs.c, xs.h, xs.w))
+			dx := engine.MaxPool2DBackward(idx, dy)
+			engine.Release(dy)
+			xs.acc(dx)
 		}
 	})
 	return y
 }
 
-// upsample resizes bilinearly to h×w; the decoder uses align_corners=True as the official model.
+// upsample resizes bilinearly to h×w; the decoder uses align_corners=True as the official model. It returns x
+// itself when x already has that size.
 func (g *graph) upsample(x *value, h, w int, alignCorners bool) *value {
 	if x.t.H == h && x.t.W == w {
 		return x
@@ -127,12 +205,15 @@ func (g *graph) upsample(x *value, h, w int, alignCorners bool) *value {
 	xs, ys := x.s, y.s
 	g.push(func() {
 		if dy := ys.take(); dy != nil {
-			xs.acc(engine.ResizeBilinearBackward(dy, xs.h, xs.w, alignCorners))
+			dx := engine.ResizeBilinearBackward(dy, xs.h, xs.w, alignCorners)
+			engine.Release(dy)
+			xs.acc(dx)
 		}
 	})
 	return y
 }
 
+// drop is dropout; it returns x itself when the graph does not drop.
 func (g *graph) drop(x *value) *value {
 	if g.dropout <= 0 {
 		return x
@@ -142,7 +223,8 @@ func (g *graph) drop(x *value) *value {
 	xs, ys := x.s, y.s
 	g.push(func() {
 		if dy := ys.take(); dy != nil {
-			xs.acc(engine.DropoutBackward(mask, dy))
+			engine.DropoutBackwardInPlace(mask, dy)
+			xs.acc(dy)
 		}
 	})
 	return y
@@ -170,8 +252,9 @@ func (g *graph) conv(c *conv, x *value) *value {
 		bias = c.b.Data
 	}
 	y := g.out(engine.Conv2D(x.t, c.w.Data, c.cout, bias, c.spec))
-	xt, xs, ys := x.t, x.s, y.s
+	xt, xs, ys := g.capture(x.t), x.s, y.s
 	g.push(func() {
+		defer g.done(xt)
 		dy := ys.take()
 		if dy == nil {
 			return
@@ -182,6 +265,7 @@ func (g *graph) conv(c *conv, x *value) *value {
 		}
 		dx := xs.buffer()
 		engine.Conv2DBackward(xt, c.w.Data, c.cout, c.spec, dy, dx, c.w.Grad, db)
+		engine.Release(dy)
 		xs.acc(dx)
 	})
 	return y
@@ -234,10 +318,18 @@ func newBN(ps *params, name string, c, m int, exchange bool) *bn {
 }
 
 // batchNorm applies the private batch norms (frozen statistics unless the graph trains them) and, for an
-// exchanging batch norm with several modalities, the channel exchange on its output.
+// exchanging batch norm with several modalities, the channel exchange on its output (in place: nothing else
+// reads the batch norm's output). Both backward passes run in place on the output gradient.
 func (g *graph) batchNorm(b *bn, x *value, threshold float32) *value {
 	var y *value
-	xs := x.s
+	xt, xs := g.capture(x.t), x.s
+	// inPlace is where the input gradient goes: the output gradient itself, or nowhere.
+	inPlace := func(dy *engine.Tensor) *engine.Tensor {
+		if xs.need {
+			return dy
+		}
+		return nil
+	}
 	if g.bnTrain {
 		t, cache := engine.BatchNormTrain(x.t, b.m, b.gamma, b.beta, b.mean, b.vari, bnMomentum, bnEps)
 		for _, c := range b.counters {
@@ -246,20 +338,20 @@ func (g *graph) batchNorm(b *bn, x *value, threshold float32) *value {
 		y = g.out(t)
 		ys := y.s
 		g.push(func() {
+			defer g.done(xt)
 			if dy := ys.take(); dy != nil {
-				dx := xs.buffer()
-				engine.BatchNormTrainBackward(cache, dy, dx, b.dgamma, b.dbeta)
-				xs.acc(dx)
+				engine.BatchNormTrainBackward(cache, dy, inPlace(dy), b.dgamma, b.dbeta)
+				xs.acc(dy)
 			}
 		})
 	} else {
 		y = g.out(engine.BatchNormEval(x.t, b.m, b.gamma, b.beta, b.mean, b.vari, bnEps))
-		xt, ys := x.t, y.s
+		ys := y.s
 		g.push(func() {
+			defer g.done(xt)
 			if dy := ys.take(); dy != nil {
-				dx := xs.buffer()
-				engine.BatchNormEvalBackward(xt, dy, b.m, b.gamma, b.mean, b.vari, bnEps, dx, b.dgamma, b.dbeta)
-				xs.acc(dx)
+				engine.BatchNormEvalBackward(xt, dy, b.m, b.gamma, b.mean, b.vari, bnEps, inPlace(dy), b.dgamma, b.dbeta)
+				xs.acc(dy)
 			}
 		})
 	}
@@ -267,11 +359,14 @@ func (g *graph) batchNorm(b *bn, x *value, threshold float32) *value {
 		return y
 	}
 	keep := engine.ExchangeMask(b.gamma, threshold)
-	z := g.out(engine.Exchange(y.t, b.m, keep))
+	t := g.reuse(y)
+	engine.ExchangeInPlace(t, b.m, keep)
+	z := g.out(t)
 	ys, zs := y.s, z.s
 	g.push(func() {
 		if dz := zs.take(); dz != nil {
-			ys.acc(engine.ExchangeBackward(dz, b.m, keep))
+			engine.ExchangeBackwardInPlace(dz, b.m, keep)
+			ys.acc(dz)
 		}
 	})
 	return z

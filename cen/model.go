@@ -276,7 +276,9 @@ func (m *Model) output(logits *engine.Tensor) *Output {
 }
 
 // forward runs the shared network on the modality-major batch and returns the logits of all modalities
-// [M·N, K, H/4, W/4].
+// [M·N, K, H/4, W/4]. Each value is used as written; the ops that overwrite their input (ReLU, the left operand
+// of add) and the frees come where nothing later reads the tensor (graph.reuse and graph.free check that no
+// backward closure does).
 func (m *Model) forward(g *graph, inputs []*engine.Tensor) *value {
 	th := m.cfg.Threshold
 	x := newValue(engine.Concat(inputs), false)
@@ -303,18 +305,26 @@ func (m *Model) forward(g *graph, inputs []*engine.Tensor) *value {
 		} else {
 			y = g.conv(d.adaptJoint[s], y)
 			y = g.relu(g.add(y, up))
+			g.free(up)
 		}
 		y = m.crp(g, d.pool[s], y)
 		y = m.rcu(g, d.mflow[s], y)
 		if s < 3 {
-			y = g.conv(d.joint[s], y)
+			j := g.conv(d.joint[s], y)
 			next := l[2-s]
-			up = g.upsample(y, next.t.H, next.t.W, true)
+			up = g.upsample(j, next.t.H, next.t.W, true)
+			if up != j {
+				g.free(j)
+			}
 		} else {
 			up = y
 		}
 	}
-	return g.conv(d.clf, g.drop(up))
+	x = g.drop(up)
+	if x != up {
+		g.free(up)
+	}
+	return g.conv(d.clf, x)
 }
 
 func (m *Model) block(g *graph, b *block, x *value) *value {
@@ -332,9 +342,14 @@ func (m *Model) block(g *graph, b *block, x *value) *value {
 	if b.down != nil {
 		res = g.batchNorm(b.downBN, g.conv(b.down, x), th)
 	}
-	return g.relu(g.add(y, res))
+	y = g.add(y, res)
+	if res != x {
+		g.free(res)
+	}
+	return g.relu(y)
 }
 
+// rcu runs the residual conv units. x is dead afterwards: its ReLU is in place, as the official one.
 func (m *Model) rcu(g *graph, r *rcu, x *value) *value {
 	for i := range r.a {
 		res := g.relu(x)
@@ -344,12 +359,21 @@ func (m *Model) rcu(g *graph, r *rcu, x *value) *value {
 	return x
 }
 
+// crp is chained residual pooling. x stays in use (the sum is in new storage); each stage's convolution output
+// is dead once the next stage has pooled it and the sum has added it.
 func (m *Model) crp(g *graph, p *crp, x *value) *value {
 	out, top := x, x
-	for _, c := range p.convs {
-		top = g.conv(c, g.maxPool(top, 5, 1, 2))
-		out = g.add(out, top)
+	for i, c := range p.convs {
+		next := g.conv(c, g.maxPool(top, 5, 1, 2))
+		if i == 0 {
+			out = g.addNew(x, next)
+		} else {
+			out = g.add(out, next)
+			g.free(top)
+		}
+		top = next
 	}
+	g.free(top)
 	return out
 }
 
@@ -428,19 +452,25 @@ func (m *Model) Backward(inputs []*engine.Tensor, labels []uint16, h, w int, opt
 	out := m.output(logits.t)
 	loss := &Loss{CE: make([]float64, M+1)}
 
-	// Per-modality outputs: upsample the whole modality-major batch at once, then one CE per modality.
-	up := g.upsample(logits, h, w, false) // logits itself when already at label size
-	dUp := engine.NewTensor(up.t.N, up.t.C, up.t.H, up.t.W)
-	for i, part := range up.t.Split(M) {
-		ce, d := engine.CrossEntropy(part, labels, ignore)
+	// Per-modality outputs: each modality's logits upsampled to the label size, its cross-entropy and the
+	// gradient back at the logits' size, one modality at a time so that only one label-sized map and its
+	// gradient exist at once (they are the largest tensors of a step after the first layers).
+	dLogits := engine.Empty(logits.t.N, logits.t.C, logits.t.H, logits.t.W)
+	for i, part := range logits.t.Split(M) {
+		ce, d := crossEntropyAt(part, labels, h, w, ignore)
 		loss.CE[i] = ce
-		copy(dUp.Batch(i*n, (i+1)*n).Data, d.Data)
+		copy(dLogits.Batch(i*n, (i+1)*n).Data, d.Data)
+		engine.Release(d)
 	}
 	// The ensemble's loss reaches only α (the logits are detached, as in the official model).
 	ensUp := engine.ResizeBilinear(out.Ensemble, h, w, false)
-	ce, dEns := engine.CrossEntropy(ensUp, labels, ignore)
+	ce, dUp := engine.CrossEntropy(ensUp, labels, ignore)
+	engine.Release(ensUp)
 	loss.CE[M] = ce
-	engine.EnsembleBackward(out.Logits, m.alpha.Data, engine.ResizeBilinearBackward(dEns, out.Ensemble.H, out.Ensemble.W, false), m.alpha.Grad)
+	dEns := engine.ResizeBilinearBackward(dUp, out.Ensemble.H, out.Ensemble.W, false)
+	engine.Release(dUp)
+	engine.EnsembleBackward(out.Logits, m.alpha.Data, dEns, m.alpha.Grad)
+	engine.Release(dEns)
 
 	// L1 on the penalised γ slices, counted once per output as in the official loop (or once).
 	coef := float32(M+1) * m.cfg.Lambda
@@ -464,7 +494,22 @@ func (m *Model) Backward(inputs []*engine.Tensor, labels []uint16, h, w int, opt
 	}
 	loss.Total += float64(coef) * loss.L1
 
-	up.s.g = dUp
+	logits.s.g = dLogits
 	g.backward()
 	return loss, out, nil
+}
+
+// crossEntropyAt is the official loss of logits [N, K, h', w'] against labels of size h×w: the logits upsampled
+// bilinearly (align_corners=False) to h×w unless they have that size, their mean cross-entropy, and its
+// gradient with respect to the logits at their own size (new storage the caller owns).
+func crossEntropyAt(logits *engine.Tensor, labels []uint16, h, w int, ignore uint16) (float64, *engine.Tensor) {
+	if logits.H == h && logits.W == w {
+		return engine.CrossEntropy(logits, labels, ignore)
+	}
+	up := engine.ResizeBilinear(logits, h, w, false)
+	ce, dUp := engine.CrossEntropy(up, labels, ignore)
+	engine.Release(up)
+	d := engine.ResizeBilinearBackward(dUp, logits.H, logits.W, false)
+	engine.Release(dUp)
+	return ce, d
 }

@@ -38,7 +38,7 @@ func bnAffine(groups, c int, gamma, beta, mean, variance []float32, eps float32)
 func BatchNormEval(x *Tensor, groups int, gamma, beta, mean, variance []float32, eps float32) *Tensor {
 	bnCheck("BatchNormEval", x, groups, gamma, beta, mean, variance)
 	scale, shift := bnAffine(groups, x.C, gamma, beta, mean, variance, eps)
-	y := NewTensor(x.N, x.C, x.H, x.W)
+	y := Empty(x.N, x.C, x.H, x.W)
 	hw, per := x.H*x.W, x.N/groups
 	parallelFor(x.N*x.C, hw, func(lo, hi int) {
 		for p := lo; p < hi; p++ {
@@ -55,7 +55,8 @@ func BatchNormEval(x *Tensor, groups int, gamma, beta, mean, variance []float32,
 }
 
 // BatchNormEvalBackward computes the gradients of BatchNormEval. dx (if
-// non-nil) is overwritten; dgamma and dbeta (if non-nil) are accumulated.
+// non-nil) is overwritten and may be dy itself (the gradient is then
+// computed in place); dgamma and dbeta (if non-nil) are accumulated.
 func BatchNormEvalBackward(x, dy *Tensor, groups int, gamma, mean, variance []float32, eps float32, dx *Tensor, dgamma, dbeta []float32) {
 	bnCheck("BatchNormEvalBackward", x, groups, gamma, mean, variance, dgamma, dbeta)
 	mustSameShape("BatchNormEvalBackward dy", dy, x)
@@ -80,6 +81,7 @@ func BatchNormEvalBackward(x, dy *Tensor, groups int, gamma, mean, variance []fl
 					sdyx += float64(d) * float64(xs[j]-m)
 				}
 				if dx != nil {
+					// After the sums above: dd may be ds.
 					dd := dx.Data[o : o+hw]
 					for j, d := range ds {
 						dd[j] = d * scale
@@ -121,7 +123,7 @@ func BatchNormTrain(x *Tensor, groups int, gamma, beta, runMean, runVar []float3
 	}
 	cache := &BNCache{x: x, groups: groups, gamma: gamma,
 		mean: make([]float32, groups*x.C), invStd: make([]float32, groups*x.C)}
-	y := NewTensor(x.N, x.C, x.H, x.W)
+	y := Empty(x.N, x.C, x.H, x.W)
 	parallelFor(groups*x.C, 3*cnt, func(lo, hi int) {
 		for i := lo; i < hi; i++ {
 			g, c := i/x.C, i%x.C
@@ -163,8 +165,8 @@ func BatchNormTrain(x *Tensor, groups int, gamma, beta, runMean, runVar []float3
 }
 
 // BatchNormTrainBackward computes the gradients of BatchNormTrain, including
-// the paths through the batch statistics. dx (if non-nil) is overwritten;
-// dgamma and dbeta (if non-nil) are accumulated.
+// the paths through the batch statistics. dx (if non-nil) is overwritten and
+// may be dy itself (in place); dgamma and dbeta (if non-nil) are accumulated.
 func BatchNormTrainBackward(c *BNCache, dy *Tensor, dx *Tensor, dgamma, dbeta []float32) {
 	x, groups := c.x, c.groups
 	bnCheck("BatchNormTrainBackward", x, groups, dgamma, dbeta)

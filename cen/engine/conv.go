@@ -100,7 +100,7 @@ func Conv2D(x *Tensor, w []float32, cout int, b []float32, s ConvSpec) *Tensor {
 	if b != nil && len(b) != cout {
 		panic(fmt.Sprintf("engine: Conv2D: bias has %d values, want %d", len(b), cout))
 	}
-	y := NewTensor(cs.n, cout, cs.ho, cs.wo)
+	y := Empty(cs.n, cout, cs.ho, cs.wo) // every path writes every output
 	if useWinograd(&cs) {
 		winogradConv2D(&cs, x, w, b, y)
 		return y

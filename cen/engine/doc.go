@@ -14,6 +14,13 @@
 // OpenBLAS (gonum.org/v1/netlib); the other kernels run in parallel over
 // N*C planes with up to [Threads] goroutines.
 //
+// Kernels write their outputs into storage that may be recycled: a caller that
+// knows a tensor is dead hands it back with [Release], and the next tensor of
+// the same length reuses it (see buffers.go). Training releases every
+// activation and gradient when it is dead, so steady steps allocate almost
+// nothing and the heap stays at the working set instead of growing by a
+// step's garbage between collections.
+//
 // Shape mismatches are programmer errors of the model code, so kernels panic
 // with a message naming the operation, as gonum does.
 package engine

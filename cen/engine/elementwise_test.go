@@ -64,8 +64,8 @@ func TestDropoutScalesKeptValuesAndIsDeterministic(t *testing.T) {
 			y2, _ := Dropout(x, tt.p, newRNG(5))
 			kept := 0
 			for i, v := range y.Data {
-				if v != 0 && v != tt.keep || v != mask[i] || v != y2.Data[i] {
-					t.Fatalf("element %d: y %v mask %v repeat %v, keep scale %v", i, v, mask[i], y2.Data[i], tt.keep)
+				if v != 0 && v != tt.keep || v != mask.At(i) || v != y2.Data[i] {
+					t.Fatalf("element %d: y %v mask %v repeat %v, keep scale %v", i, v, mask.At(i), y2.Data[i], tt.keep)
 				}
 				if v != 0 {
 					kept++

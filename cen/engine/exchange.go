@@ -22,28 +22,41 @@ func checkExchange(op string, x *Tensor, m int, keep []bool) {
 func Exchange(x *Tensor, m int, keep []bool) *Tensor {
 	checkExchange("Exchange", x, m, keep)
 	y := x.Clone()
+	ExchangeInPlace(y, m, keep)
+	return y
+}
+
+// ExchangeInPlace is Exchange overwriting x with its result.
+func ExchangeInPlace(x *Tensor, m int, keep []bool) {
+	checkExchange("ExchangeInPlace", x, m, keep)
 	if m == 1 {
-		return y
+		return
 	}
 	n, hw := x.N/m, x.H*x.W
 	inv := float32(1) / float32(m-1)
 	// One task per (sample within modality, channel): it reads the m source
-	// planes and writes only the planes of that sample and channel.
+	// planes and writes only the planes of that sample and channel. The
+	// replacements are summed into tmp first, since they read planes that
+	// are replaced too.
 	parallelFor(n*x.C, m*hw, func(lo, hi int) {
+		var tmp []float32
 		for t := lo; t < hi; t++ {
 			s, c := t/x.C, t%x.C
-			plane := func(mi int) int { return ((mi*n+s)*x.C + c) * hw }
+			plane := func(mi int) []float32 { p := ((mi*n+s)*x.C + c) * hw; return x.Data[p : p+hw] }
+			if tmp == nil {
+				tmp = make([]float32, m*hw)
+			}
 			for mi := 0; mi < m; mi++ {
 				if keep[mi*x.C+c] {
 					continue
 				}
-				d := y.Data[plane(mi) : plane(mi)+hw]
+				d := tmp[mi*hw : (mi+1)*hw]
 				clear(d)
 				for k := 0; k < m; k++ {
 					if k == mi {
 						continue
 					}
-					for j, v := range x.Data[plane(k) : plane(k)+hw] {
+					for j, v := range plane(k) {
 						d[j] += v
 					}
 				}
@@ -53,9 +66,13 @@ func Exchange(x *Tensor, m int, keep []bool) *Tensor {
 					}
 				}
 			}
+			for mi := 0; mi < m; mi++ {
+				if !keep[mi*x.C+c] {
+					copy(plane(mi), tmp[mi*hw:(mi+1)*hw])
+				}
+			}
 		}
 	})
-	return y
 }
 
 // ExchangeBackward returns the input gradient of Exchange: a kept channel
@@ -63,34 +80,53 @@ func Exchange(x *Tensor, m int, keep []bool) *Tensor {
 // 1/(m-1) of its gradient to each other modality's channel.
 func ExchangeBackward(dy *Tensor, m int, keep []bool) *Tensor {
 	checkExchange("ExchangeBackward", dy, m, keep)
-	dx := NewTensor(dy.N, dy.C, dy.H, dy.W)
+	dx := dy.Clone()
+	ExchangeBackwardInPlace(dx, m, keep)
+	return dx
+}
+
+// ExchangeBackwardInPlace is ExchangeBackward overwriting dy with the input gradient.
+func ExchangeBackwardInPlace(dy *Tensor, m int, keep []bool) {
+	checkExchange("ExchangeBackwardInPlace", dy, m, keep)
 	if m == 1 {
-		copy(dx.Data, dy.Data)
-		return dx
+		return
 	}
 	n, hw := dy.N/m, dy.H*dy.W
 	inv := float32(1) / float32(m-1)
 	parallelFor(n*dy.C, m*m*hw, func(lo, hi int) {
+		var src []float32 // the m output-gradient planes of one task, read while dy is overwritten
 		for t := lo; t < hi; t++ {
 			s, c := t/dy.C, t%dy.C
-			plane := func(mi int) int { return ((mi*n+s)*dy.C + c) * hw }
+			plane := func(mi int) []float32 { p := ((mi*n+s)*dy.C + c) * hw; return dy.Data[p : p+hw] }
+			all := true
+			for mi := 0; mi < m; mi++ {
+				all = all && keep[mi*dy.C+c]
+			}
+			if all {
+				continue // every modality keeps channel c: the gradient passes unchanged
+			}
+			if src == nil {
+				src = make([]float32, m*hw)
+			}
+			for mi := 0; mi < m; mi++ {
+				copy(src[mi*hw:(mi+1)*hw], plane(mi))
+			}
 			for k := 0; k < m; k++ {
-				d := dx.Data[plane(k) : plane(k)+hw]
-				if keep[k*dy.C+c] {
-					copy(d, dy.Data[plane(k):plane(k)+hw])
+				d := plane(k)
+				if !keep[k*dy.C+c] {
+					clear(d)
 				}
 				for mi := 0; mi < m; mi++ {
 					if mi == k || keep[mi*dy.C+c] {
 						continue
 					}
-					for j, v := range dy.Data[plane(mi) : plane(mi)+hw] {
+					for j, v := range src[mi*hw : (mi+1)*hw] {
 						d[j] += v * inv
 					}
 				}
 			}
 		}
 	})
-	return dx
 }
 
 // ExchangeMask returns keep for Exchange from the batch-norm scales gamma

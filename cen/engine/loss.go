@@ -16,7 +16,7 @@ func CrossEntropy(logits *Tensor, labels []uint16, ignore uint16) (loss float64,
 	if len(labels) != n*hw {
 		panic(fmt.Sprintf("engine: CrossEntropy: %d labels for logits %v", len(labels), logits))
 	}
-	dlogits = NewTensor(n, k, logits.H, logits.W)
+	dlogits = Empty(n, k, logits.H, logits.W)
 	valid := 0
 	for _, l := range labels {
 		if l != ignore {
@@ -27,6 +27,7 @@ func CrossEntropy(logits *Tensor, labels []uint16, ignore uint16) (loss float64,
 		}
 	}
 	if valid == 0 {
+		clear(dlogits.Data)
 		return 0, dlogits
 	}
 	inv := 1 / float64(valid)

@@ -24,7 +24,9 @@ type Options struct {
 	// openblas.
 	GEMMThreading string
 	// ScratchLimit (optional) bounds, in bytes, the column and transform buffers the engine keeps between
-	// calls for reuse. It defaults to 256 MiB; buffers beyond it are left to the garbage collector.
+	// calls for reuse. It defaults to 256 MiB; buffers beyond it are left to the garbage collector. (Tensor
+	// storage handed back with Release is recycled apart from these and needs no limit: buffers of a size no
+	// longer used are dropped after two garbage collections.)
 	ScratchLimit int64
 }
 

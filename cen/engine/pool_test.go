@@ -22,12 +22,40 @@ func TestMaxPool2DHandComputed(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			y, idx := MaxPool2D(TensorFrom(1, 1, tt.h, tt.w, tt.x), tt.k, tt.stride, tt.pad)
 			assertClose(t, "y", y.Data, tt.want, 0)
-			for i := range idx {
-				if idx[i] != tt.wantIdx[i] {
-					t.Fatalf("argmax %v, want %v", idx, tt.wantIdx)
+			if idx.Len() != len(tt.wantIdx) {
+				t.Fatalf("%d argmax values, want %d", idx.Len(), len(tt.wantIdx))
+			}
+			for i := range tt.wantIdx {
+				if got := idx.At(i); got != tt.wantIdx[i] {
+					t.Fatalf("argmax %d is %d, want %v", i, got, tt.wantIdx)
 				}
 			}
 		})
+	}
+}
+
+func TestMaxPoolIndexNamesTheWinningElement(t *testing.T) {
+	rng := newRNG(31)
+	x := randTensor(rng, 2, 3, 9, 7)
+	for _, cfg := range [][3]int{{5, 1, 2}, {3, 2, 1}, {2, 2, 0}, {4, 3, 2}} {
+		k, stride, pad := cfg[0], cfg[1], cfg[2]
+		y, idx := MaxPool2D(x, k, stride, pad)
+		for i := range y.Data {
+			p := i / (y.H * y.W)
+			oh, ow := i%(y.H*y.W)/y.W, i%y.W
+			// The first maximum in scan order of the window clipped to the plane.
+			best, want := float32(math.Inf(-1)), int32(-1)
+			for ih := max(oh*stride-pad, 0); ih < min(oh*stride-pad+k, x.H); ih++ {
+				for iw := max(ow*stride-pad, 0); iw < min(ow*stride-pad+k, x.W); iw++ {
+					if v := x.Data[p*x.H*x.W+ih*x.W+iw]; v > best {
+						best, want = v, int32(ih*x.W+iw)
+					}
+				}
+			}
+			if got := idx.At(i); got != want || y.Data[i] != best {
+				t.Fatalf("k %d stride %d pad %d, output %d: argmax %d value %v, want %d %v", k, stride, pad, i, got, y.Data[i], want, best)
+			}
+		}
 	}
 }
 
@@ -56,7 +84,7 @@ func TestMaxPool2DBackwardMatchesFiniteDifferences(t *testing.T) {
 	for _, cfg := range [][3]int{{3, 2, 1}, {2, 2, 0}, {3, 1, 1}} {
 		y, idx := MaxPool2D(x, cfg[0], cfg[1], cfg[2])
 		r := randSlice(rng, y.Len(), -1, 1)
-		dx := MaxPool2DBackward(idx, TensorFrom(y.N, y.C, y.H, y.W, r), n, c, h, w)
+		dx := MaxPool2DBackward(idx, TensorFrom(y.N, y.C, y.H, y.W, r))
 		f := func() float64 {
 			y, _ := MaxPool2D(x, cfg[0], cfg[1], cfg[2])
 			return weighted(y, r)

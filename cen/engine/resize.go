@@ -59,7 +59,7 @@ func ResizeBilinear(x *Tensor, h, w int, alignCorners bool) *Tensor {
 	checkResize("ResizeBilinear", x, h, w)
 	ty := linearIndex(x.H, h, alignCorners)
 	tx := linearIndex(x.W, w, alignCorners)
-	y := NewTensor(x.N, x.C, h, w)
+	y := Empty(x.N, x.C, h, w)
 	ihw, ohw := x.H*x.W, h*w
 	parallelFor(x.N*x.C, 4*ohw, func(lo, hi int) {
 		for p := lo; p < hi; p++ {
@@ -144,7 +144,7 @@ func ResizeBicubic(x *Tensor, h, w int) *Tensor {
 	checkResize("ResizeBicubic", x, h, w)
 	ty := cubicIndex(x.H, h)
 	tx := cubicIndex(x.W, w)
-	y := NewTensor(x.N, x.C, h, w)
+	y := Empty(x.N, x.C, h, w)
 	ihw, ohw := x.H*x.W, h*w
 	parallelFor(x.N*x.C, 20*ohw, func(lo, hi int) {
 		for p := lo; p < hi; p++ {

@@ -9,12 +9,17 @@ type Tensor struct {
 	Data       []float32
 }
 
-// NewTensor returns a zeroed tensor of shape [n, c, h, w].
+// NewTensor returns a zeroed tensor of shape [n, c, h, w]. Its storage may be a released tensor's (see Release).
 func NewTensor(n, c, h, w int) *Tensor {
+	t := Empty(n, c, h, w)
+	clear(t.Data)
+	return t
+}
+
+func checkShape(n, c, h, w int) {
 	if n < 0 || c < 0 || h < 0 || w < 0 {
 		panic(fmt.Sprintf("engine: negative tensor shape [%d %d %d %d]", n, c, h, w))
 	}
-	return &Tensor{N: n, C: c, H: h, W: w, Data: make([]float32, n*c*h*w)}
 }
 
 // TensorFrom wraps data (not copied) as a tensor of shape [n, c, h, w].
@@ -31,7 +36,12 @@ func (t *Tensor) Len() int { return t.N * t.C * t.H * t.W }
 
 // Clone returns a deep copy of t.
 func (t *Tensor) Clone() *Tensor {
-	u := &Tensor{N: t.N, C: t.C, H: t.H, W: t.W, Data: make([]float32, len(t.Data))}
+	u := &Tensor{N: t.N, C: t.C, H: t.H, W: t.W}
+	if len(t.Data) == t.Len() {
+		u.Data = buffers.get(len(t.Data))
+	} else {
+		u.Data = make([]float32, len(t.Data))
+	}
 	copy(u.Data, t.Data)
 	return u
 }
@@ -85,7 +95,7 @@ func Concat(ts []*Tensor) *Tensor {
 		}
 		n += t.N
 	}
-	out := NewTensor(n, ts[0].C, ts[0].H, ts[0].W)
+	out := Empty(n, ts[0].C, ts[0].H, ts[0].W)
 	off := 0
 	for _, t := range ts {
 		off += copy(out.Data[off:], t.Data)
