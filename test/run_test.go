@@ -13,7 +13,6 @@ import (
 	"regexp"
 	"strconv"
 	"strings"
-	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -23,7 +22,7 @@ import (
 
 // runJob starts scripts/run.sh (what `make run` runs after set-up and build) in a process group of its own,
 // as a terminal runs a foreground job, with a tag in its environment that every process it starts inherits.
-func runJob(t *testing.T, outDir string, extra ...string) (*exec.Cmd, *syncBuffer, string) {
+func runJob(t *testing.T, outDir string, extra ...string) (*exec.Cmd, *rosenv.SyncBuffer, string) {
 	t.Helper()
 	rosenv.Binary(t)
 	b := make([]byte, 8)
@@ -32,7 +31,7 @@ func runJob(t *testing.T, outDir string, extra ...string) (*exec.Cmd, *syncBuffe
 	cmd := exec.Command("bash", filepath.Join(rosenv.RepoRoot(), "scripts", "run.sh"))
 	cmd.Dir = rosenv.RepoRoot()
 	cmd.Env = append(os.Environ(), append([]string{"CEN_RUN_TAG=" + tag, "RUN_OUT=" + outDir, "ROS_MASTER_URI=", "RUN_DEVICE=cpu"}, extra...)...)
-	out := &syncBuffer{}
+	out := &rosenv.SyncBuffer{}
 	cmd.Stdout, cmd.Stderr = out, out
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
 	if err := cmd.Start(); err != nil {
@@ -73,24 +72,7 @@ func describe(pids []int) string {
 	return strings.Join(s, "\n")
 }
 
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
-
-func waitJob(t *testing.T, cmd *exec.Cmd, out *syncBuffer, d time.Duration) int {
+func waitJob(t *testing.T, cmd *exec.Cmd, out *rosenv.SyncBuffer, d time.Duration) int {
 	t.Helper()
 	done := make(chan error, 1)
 	go func() { done <- cmd.Wait() }()

@@ -148,7 +148,7 @@ func (m *Master) Env() []string {
 // Process is a ROS tool started by Command; its combined output is collected.
 type Process struct {
 	Cmd  *exec.Cmd
-	out  syncBuffer
+	out  SyncBuffer
 	done chan struct{}
 	err  error
 }
@@ -259,18 +259,19 @@ func Binary(t testing.TB) string {
 	return bin
 }
 
-type syncBuffer struct {
+// SyncBuffer is a bytes.Buffer that a child process's stdout and stderr may write while a test reads it.
+type SyncBuffer struct {
 	mu sync.Mutex
 	b  bytes.Buffer
 }
 
-func (s *syncBuffer) Write(p []byte) (int, error) {
+func (s *SyncBuffer) Write(p []byte) (int, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	return s.b.Write(p)
 }
 
-func (s *syncBuffer) String() string {
+func (s *SyncBuffer) String() string {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	return s.b.String()
