@@ -38,8 +38,8 @@ if [ -n "$mat_pkgs" ]; then
 fi
 
 # Short fuzzing of every Fuzz target, each in its own package. A number of inputs, not a duration: a duration
-# fails with "context deadline exceeded" when the seed corpus alone takes longer on a slow machine. 300000
-# inputs took 2-3 minutes for the slowest targets; 30000 take at most about 20 seconds.
+# fails with "context deadline exceeded" when the deadline falls while the fuzzer is minimising an input
+# (FuzzParseTorch did). 300000 inputs took 2-3 minutes for the slowest targets; 30000 take about 20 seconds.
 for pkg in $(go list ./...); do
   dir=$(go list -f '{{.Dir}}' "$pkg")
   for f in $(grep -ho '^func Fuzz[A-Za-z0-9_]*' "$dir"/*_test.go 2>/dev/null | sed 's/^func //'); do
