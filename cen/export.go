@@ -57,6 +57,7 @@ const (
 	MetaPerModality     = "cen.per_modality"     // "true" when the per-modality logits are outputs
 	MetaEnsembleWeights = "cen.ensemble_weights" // JSON list softmax(α), informational
 	MetaOutputStride    = "cen.output_stride"    // 4
+	MetaConv3x3         = "cen.conv3x3"          // how the 3×3 stride-1 convolutions are written: "plain" or "winograd"
 )
 
 // metaFormatVersion is the value of MetaFormat this version writes and reads.
@@ -74,7 +75,22 @@ type ExportOptions struct {
 	Dynamic bool
 	// PerModality adds each modality's logits as outputs "logits_<modality>".
 	PerModality bool
+	// Conv3x3 is how the 3×3 stride-1 convolutions are written: ConvPlain (or "") as ONNX Conv nodes, or
+	// ConvWinograd as Winograd F(4×4, 3×3) in plain ONNX operators (see winogradConv) where the layer is wide
+	// enough to gain, or ConvWinogradAll on every such convolution whatever its size (tests, measurements).
+	// Winograd needs a fixed-size model; a dynamic one is always plain.
+	Conv3x3 string
+	// LogitsOnly stops the graph at the logits, as torch.onnx.export of the network writes it: no labels or
+	// confidence at input size. It is for benchmarks against such a file; cen's inference refuses it.
+	LogitsOnly bool
 }
+
+// The ways ExportOptions.Conv3x3 writes the 3×3 stride-1 convolutions.
+const (
+	ConvPlain       = "plain"
+	ConvWinograd    = "winograd"
+	ConvWinogradAll = "winograd-all"
+)
 
 // ExportONNX writes the network as a deployable ONNX model (IR 8, opset 17) to w, with its metadata.
 //
@@ -108,6 +124,11 @@ func (m *Model) ONNXModel(opt ExportOptions) (*onnx.ModelProto, error) {
 	if !opt.Dynamic && (opt.Height < 32 || opt.Width < 32) {
 		return nil, fmt.Errorf("export: input size %dx%d: height and width must be at least 32 (or export a dynamic model)", opt.Width, opt.Height)
 	}
+	switch opt.Conv3x3 {
+	case "", ConvPlain, ConvWinograd, ConvWinogradAll:
+	default:
+		return nil, fmt.Errorf("export: 3x3 convolutions %q: use %s, %s or %s", opt.Conv3x3, ConvPlain, ConvWinograd, ConvWinogradAll)
+	}
 	if K > math.MaxUint16 {
 		return nil, fmt.Errorf("export: %d classes do not fit 16-bit labels", K)
 	}
@@ -126,12 +147,16 @@ func (m *Model) ONNXModel(opt ExportOptions) (*onnx.ModelProto, error) {
 	}
 	gflops := m.ConvFLOPs(1, fh, fw) / 1e9
 
-	b := &onnxBuilder{}
+	b := &onnxBuilder{winograd: (opt.Conv3x3 == ConvWinograd || opt.Conv3x3 == ConvWinogradAll) && !opt.Dynamic,
+		winogradAll: opt.Conv3x3 == ConvWinogradAll}
 	inputs := make([]string, M)
 	for i, mod := range cfg.Modalities {
 		inputs[i] = mod
 	}
-	x := stream{names: inputs, c: 3}
+	x := stream{names: inputs, c: 3, h: opt.Height, w: opt.Width}
+	if opt.Dynamic {
+		x.h, x.w = 0, 0
+	}
 	logits := m.exportForward(b, x)
 
 	// Ensemble: Σ softmax(α)_m · logits_m.
@@ -145,6 +170,10 @@ func (m *Model) ONNXModel(opt ExportOptions) (*onnx.ModelProto, error) {
 			terms[i] = b.node("Mul", []string{l, b.floats("alpha_soft_"+cfg.Modalities[i], []int64{1}, []float32{wts[i]})}, nil, "")
 		}
 		ens = b.node("Sum", terms, nil, OutputLogits)
+	}
+
+	if opt.LogitsOnly {
+		return m.finishModel(b, opt, gflops, K, logits, "", 0, fh, fw, wts)
 	}
 
 	// Labels and confidence at input size: bicubic upsampling of the logits (a = -0.75, half-pixel, border
@@ -176,7 +205,14 @@ func (m *Model) ONNXModel(opt ExportOptions) (*onnx.ModelProto, error) {
 	ex := b.node("Exp", []string{b.node("Sub", []string{up, mx}, nil, "")}, nil, "")
 	sum := b.node("ReduceSum", []string{ex, b.ints("axes_1", []int64{1}, []int64{1})}, []*onnx.AttributeProto{attrInt("keepdims", 0)}, "")
 	b.node("Reciprocal", []string{sum}, nil, OutputConfidence)
+	return m.finishModel(b, opt, gflops, K, logits, labelType, labelElem, fh, fw, wts)
+}
 
+// finishModel declares the graph's inputs and outputs (the labels and confidence unless labelType is "") and
+// writes the metadata.
+func (m *Model) finishModel(b *onnxBuilder, opt ExportOptions, gflops float64, K int, logits stream, labelType string,
+	labelElem onnx.TensorProto_DataType, fh, fw int, wts []float32) (*onnx.ModelProto, error) {
+	cfg := m.cfg
 	// Graph inputs and outputs.
 	dimH, dimW := dimOf(opt.Dynamic, opt.Height, "H"), dimOf(opt.Dynamic, opt.Width, "W")
 	lh, lw := m.OutputSize(opt.Height, opt.Width)
@@ -187,10 +223,11 @@ func (m *Model) ONNXModel(opt ExportOptions) (*onnx.ModelProto, error) {
 	for _, mod := range cfg.Modalities {
 		g.Input = append(g.Input, valueInfo(mod, onnx.TensorProto_FLOAT, batch, dimOf(false, 3, ""), dimH, dimW))
 	}
-	g.Output = append(g.Output,
-		valueInfo(OutputLogits, onnx.TensorProto_FLOAT, batch, dimOf(false, K, ""), dimLH, dimLW),
-		valueInfo(OutputLabels, labelElem, batch, dimH, dimW),
-		valueInfo(OutputConfidence, onnx.TensorProto_FLOAT, batch, dimH, dimW))
+	g.Output = append(g.Output, valueInfo(OutputLogits, onnx.TensorProto_FLOAT, batch, dimOf(false, K, ""), dimLH, dimLW))
+	if labelType != "" {
+		g.Output = append(g.Output, valueInfo(OutputLabels, labelElem, batch, dimH, dimW),
+			valueInfo(OutputConfidence, onnx.TensorProto_FLOAT, batch, dimH, dimW))
+	}
 	if opt.PerModality {
 		for i, mod := range cfg.Modalities {
 			out := OutputModalityPrefix + mod
@@ -224,6 +261,10 @@ func (m *Model) ONNXModel(opt ExportOptions) (*onnx.ModelProto, error) {
 	md[MetaPerModality] = strconv.FormatBool(opt.PerModality)
 	md[MetaEnsembleWeights] = js(wts)
 	md[MetaOutputStride] = strconv.Itoa(OutputStride)
+	md[MetaConv3x3] = ConvPlain
+	if b.winograd {
+		md[MetaConv3x3] = ConvWinograd
+	}
 	keys := make([]string, 0, len(md))
 	for k := range md {
 		keys = append(keys, k)
@@ -237,7 +278,7 @@ func (m *Model) ONNXModel(opt ExportOptions) (*onnx.ModelProto, error) {
 		Domain:          "io.github.cen-ros",
 		ModelVersion:    1,
 		DocString: fmt.Sprintf("CEN %s, %d modalities %v, %d classes: inputs float32 [N,3,H,W] per modality, normalised as the "+
-			"preprocess.* metadata says; outputs logits (stride 4), labels and confidence at input size.", cfg.Arch, M, cfg.Modalities, K),
+			"preprocess.* metadata says; outputs logits (stride 4), labels and confidence at input size.", cfg.Arch, cfg.M(), cfg.Modalities, K),
 		Graph: g,
 	}
 	for _, k := range keys {
@@ -267,10 +308,11 @@ func transpose(a []float32, rows, cols int) []float32 {
 	return t
 }
 
-// stream is a tensor per modality and its channel count.
+// stream is a tensor per modality, its channel count and its plane size (0×0 in a dynamic model).
 type stream struct {
 	names []string
 	c     int
+	h, w  int
 }
 
 // exportForward mirrors Model.forward (inference: no dropout) and returns the per-modality logits.
@@ -317,7 +359,7 @@ func (b *onnxBuilder) batch(x stream) stream {
 	if len(x.names) == 1 {
 		return x
 	}
-	return stream{names: []string{b.node("Concat", x.names, []*onnx.AttributeProto{attrInt("axis", 0)}, "")}, c: x.c}
+	return stream{names: []string{b.node("Concat", x.names, []*onnx.AttributeProto{attrInt("axis", 0)}, "")}, c: x.c, h: x.h, w: x.w}
 }
 
 // unbatch splits a modality-major batch into m equal parts.
@@ -325,7 +367,7 @@ func (b *onnxBuilder) unbatch(x stream, m int) stream {
 	if m == 1 {
 		return x
 	}
-	out := stream{c: x.c}
+	out := stream{c: x.c, h: x.h, w: x.w}
 	for i := 0; i < m; i++ {
 		out.names = append(out.names, b.fresh("Split"))
 	}
@@ -379,7 +421,16 @@ type onnxBuilder struct {
 	nodes  []*onnx.NodeProto
 	inits  []*onnx.TensorProto
 	seq    int
-	shared map[*conv][2]string // initializer names of shared convolution weights and bias
+	shared map[sharedConv][2]string // initializer names of shared convolution weights and bias
+	// winograd writes the eligible 3×3 convolutions as Winograd F(4×4, 3×3) (winogradConv).
+	winograd, winogradAll bool
+	consts                map[string]string // int64 constants by value, shared between nodes
+}
+
+// sharedConv keys the initializers of a shared convolution: its weights are written once per form.
+type sharedConv struct {
+	c    *conv
+	wino bool
 }
 
 func (b *onnxBuilder) fresh(op string) string {
@@ -437,19 +488,29 @@ func (b *onnxBuilder) conv(c *conv, bn *bn, x stream, relu bool) stream {
 	wdims := []int64{int64(cout), int64(cin), int64(k), int64(k)}
 	base := strings.TrimSuffix(c.w.Name, ".weight")
 	out := stream{names: make([]string, len(x.names)), c: cout}
+	if x.h > 0 {
+		out.h = (x.h+2*s.Pad-k)/s.Stride + 1
+		out.w = (x.w+2*s.Pad-k)/s.Stride + 1
+	}
+	wino := b.winograd && useWinogradExport(c, cin, x.h, x.w, b.winogradAll)
 	for i, in := range x.names {
 		var wn, bname string
 		if bn == nil {
 			if b.shared == nil {
-				b.shared = map[*conv][2]string{}
+				b.shared = map[sharedConv][2]string{}
 			}
-			names, ok := b.shared[c]
+			key := sharedConv{c, wino}
+			names, ok := b.shared[key]
 			if !ok {
-				names[0] = b.floats(c.w.Name, wdims, c.w.Data)
+				if wino {
+					names[0] = b.floats(c.w.Name+".winograd", []int64{wgPoints, int64(cout), int64(cin)}, winogradWeights(c.w.Data, cout, cin))
+				} else {
+					names[0] = b.floats(c.w.Name, wdims, c.w.Data)
+				}
 				if c.b != nil {
 					names[1] = b.floats(c.b.Name, []int64{int64(cout)}, c.b.Data)
 				}
-				b.shared[c] = names
+				b.shared[key] = names
 			}
 			wn, bname = names[0], names[1]
 		} else {
@@ -471,14 +532,23 @@ func (b *onnxBuilder) conv(c *conv, bn *bn, x stream, relu bool) stream {
 				bf[o] = float32(shift)
 			}
 			suffix := ".bn_" + strconv.Itoa(i)
-			wn = b.floats(base+suffix+".folded_weight", wdims, wf)
+			if wino {
+				wn = b.floats(base+suffix+".folded_weight.winograd", []int64{wgPoints, int64(cout), int64(cin)}, winogradWeights(wf, cout, cin))
+			} else {
+				wn = b.floats(base+suffix+".folded_weight", wdims, wf)
+			}
 			bname = b.floats(base+suffix+".folded_bias", []int64{int64(cout)}, bf)
 		}
-		ins := []string{in, wn}
-		if bname != "" {
-			ins = append(ins, bname)
+		var y string
+		if wino {
+			y = b.winogradConv(in, wn, bname, cin, cout, x.h, x.w)
+		} else {
+			ins := []string{in, wn}
+			if bname != "" {
+				ins = append(ins, bname)
+			}
+			y = b.node("Conv", ins, attrs, "")
 		}
-		y := b.node("Conv", ins, attrs, "")
 		if relu {
 			y = b.node("Relu", []string{y}, nil, "")
 		}
@@ -492,7 +562,8 @@ func (b *onnxBuilder) conv(c *conv, bn *bn, x stream, relu bool) stream {
 func (b *onnxBuilder) exchange(bn *bn, threshold float32, x stream, name string) stream {
 	M, C := len(x.names), x.c
 	keep := engine.ExchangeMask(bn.gamma, threshold)
-	out := stream{names: append([]string(nil), x.names...), c: x.c}
+	out := x
+	out.names = append([]string(nil), x.names...)
 	var total string // Σ_m x_m, for M > 2
 	for i := 0; i < M; i++ {
 		k := keep[i*C : (i+1)*C]
@@ -539,14 +610,20 @@ func (b *onnxBuilder) add(x, y stream) stream {
 func (b *onnxBuilder) maxPool(x stream, k, stride, pad int) stream {
 	attrs := []*onnx.AttributeProto{attrInts("kernel_shape", int64(k), int64(k)), attrInts("strides", int64(stride), int64(stride)),
 		attrInts("pads", int64(pad), int64(pad), int64(pad), int64(pad)), attrInt("ceil_mode", 0)}
-	return b.each(x, func(n string) string { return b.node("MaxPool", []string{n}, attrs, "") })
+	out := b.each(x, func(n string) string { return b.node("MaxPool", []string{n}, attrs, "") })
+	if x.h > 0 {
+		out.h, out.w = (x.h+2*pad-k)/stride+1, (x.w+2*pad-k)/stride+1
+	}
+	return out
 }
 
 // upsample resizes x bilinearly (align_corners, as the official decoder) to the size of like.
 func (b *onnxBuilder) upsample(x, like stream) stream {
 	sizes := b.sizesLike(x.names[0], like.names[0])
 	attrs := []*onnx.AttributeProto{attrString("mode", "linear"), attrString("coordinate_transformation_mode", "align_corners")}
-	return b.each(x, func(n string) string { return b.node("Resize", []string{n, "", "", sizes}, attrs, "") })
+	out := b.each(x, func(n string) string { return b.node("Resize", []string{n, "", "", sizes}, attrs, "") })
+	out.h, out.w = like.h, like.w
+	return out
 }
 
 // sizesLike returns a tensor [N, C, H, W] with N, C of x and H, W of like: the sizes input of a Resize. It is

@@ -143,7 +143,11 @@ func onnxModel(path string, conf Conf, s *ort.Session) (*Model, error) {
 	info := Info{Path: path, Format: "onnx", Arch: mi.Arch, Width: mi.Width, Classes: mi.Classes,
 		Modalities: mi.Modalities, Threshold: mi.Threshold, ClassNames: r.ClassNames, Palette: preprocess.Palette(r.Palette),
 		Dataset: r.Dataset, Spec: spec, Dynamic: mi.Dynamic(), Version: r.Version, Backend: "onnxruntime",
-		Device: s.Device(), RuntimeVersion: ort.Version(), GFLOPs: mi.GFLOPsAt(spec.Height, spec.Width)}
+		Device: s.Device(), RuntimeVersion: ort.Version(), GFLOPs: mi.GFLOPsAt(spec.Height, spec.Width),
+		Conv3x3: mi.Metadata[cen.MetaConv3x3]}
+	if info.Conv3x3 == "" {
+		info.Conv3x3 = cen.ConvPlain
+	}
 	return &Model{info: info, conf: conf, run: &onnxBackend{s: s}}, nil
 }
 

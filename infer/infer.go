@@ -81,6 +81,9 @@ type Info struct {
 	Backend, Device, RuntimeVersion string
 	// GFLOPs is the convolution work per frame at the input size (all modalities).
 	GFLOPs float64
+	// Conv3x3 is how an ONNX model computes its 3×3 convolutions (cen.ConvPlain or cen.ConvWinograd; "" for
+	// checkpoints, whose engine picks per layer).
+	Conv3x3 string
 }
 
 // Frame is one RGB-D frame, decoded: the colour image and the depth registered to it (same size, metres, 0

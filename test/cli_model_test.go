@@ -62,6 +62,8 @@ func TestModelCommandsNameWhatIsWrong(t *testing.T) {
 		{[]string{"import-torch", filepath.Join(fixtures, "lite18_m2", "model.pth"), "--arch", "lite-r18", "--width", "0.125", "--dataset", "test", "--preprocess", "resize=crop", "-o", filepath.Join(dir, "x.ckpt")}, `preprocess.resize="crop": want one of stretch, letterbox`},
 		{[]string{"import-torch", filepath.Join(fixtures, "lite18_m2", "model.pth"), "--arch", "lite-r18", "--width", "0.125", "--dataset", "test", "--preprocess", "colour=red", "-o", filepath.Join(dir, "x.ckpt")}, `unknown key "colour"`},
 		{[]string{"export", "--random", "lite-r18", "--modalities", "-1", "-o", filepath.Join(dir, "x.onnx")}, "--modalities -1"},
+		{[]string{"export", "--random", "lite-r18", "--dynamic", "--conv3x3", "winograd", "-o", filepath.Join(dir, "x.onnx")}, "--conv3x3 winograd needs a fixed-size model"},
+		{[]string{"export", "--random", "lite-r18", "--conv3x3", "fast", "-o", filepath.Join(dir, "x.onnx")}, `3x3 convolutions "fast": use plain, winograd or winograd-all`},
 		{[]string{"bench", "train", "--batch", "-1"}, "--batch -1"},
 		{[]string{"bench", "infer", "--random", "lite-r18", "--iters", "0"}, "need at least one timed run"},
 		{[]string{"info", filepath.Join(fixtures, "import", "tiny_zip.pth")}, "is a PyTorch file, not a cen model"},
@@ -179,6 +181,14 @@ func TestPredictWithExportedModelMatchesCheckpoint(t *testing.T) {
 	if out, code := runCen(t, os.Environ(), "info", model); code != 0 || !strings.Contains(out, "preprocess.rgb_mean") || !strings.Contains(out, "input         96x72") {
 		t.Fatalf("info of the ONNX model (exit %d):\n%s", code, out)
 	}
+	// The same network with every 3×3 stride-1 convolution as Winograd F(4×4, 3×3).
+	wino := filepath.Join(dir, "m-winograd.onnx")
+	if out, code := runCen(t, os.Environ(), "export", ckpt, "-o", wino, "--height", "72", "--width", "96", "--conv3x3", "winograd-all"); code != 0 || !strings.Contains(out, "3x3 convolutions winograd-all") {
+		t.Fatalf("export --conv3x3 winograd-all: %s", out)
+	}
+	if out, code := runCen(t, os.Environ(), "info", wino); code != 0 || !strings.Contains(out, "winograd") {
+		t.Fatalf("info of the Winograd model does not say so (exit %d):\n%s", code, out)
+	}
 	rgb := image.NewNRGBA(image.Rect(0, 0, w, h))
 	depth := image.NewGray16(image.Rect(0, 0, w, h))
 	for y := 0; y < h; y++ {
@@ -189,8 +199,8 @@ func TestPredictWithExportedModelMatchesCheckpoint(t *testing.T) {
 	}
 	writePNG(t, filepath.Join(dir, "rgb.png"), rgb)
 	writePNG(t, filepath.Join(dir, "depth.png"), depth)
-	var labels [2]*image.Gray
-	for i, m := range []string{ckpt, model} {
+	var labels [3]*image.Gray
+	for i, m := range []string{ckpt, model, wino} {
 		out := filepath.Join(dir, "labels"+strconv.Itoa(i)+".png")
 		// The checkpoint's recipe is 64x48: run it at the export's size.
 		if o, code := runCen(t, os.Environ(), "predict", "--model", m, "--rgb", filepath.Join(dir, "rgb.png"), "--depth", filepath.Join(dir, "depth.png"), "-o", out, "--height", "72", "--width", "96"); code != 0 {
@@ -204,9 +214,11 @@ func TestPredictWithExportedModelMatchesCheckpoint(t *testing.T) {
 		}
 		labels[i] = img.(*image.Gray)
 	}
-	for i := range labels[0].Pix {
-		if labels[0].Pix[i] != labels[1].Pix[i] {
-			t.Fatalf("Go engine and ONNX Runtime disagree at pixel %d: %d vs %d", i, labels[0].Pix[i], labels[1].Pix[i])
+	for k, name := range []string{"ONNX Runtime", "ONNX Runtime on the Winograd export"} {
+		for i := range labels[0].Pix {
+			if labels[0].Pix[i] != labels[k+1].Pix[i] {
+				t.Fatalf("Go engine and %s disagree at pixel %d: %d vs %d", name, i, labels[0].Pix[i], labels[k+1].Pix[i])
+			}
 		}
 	}
 }

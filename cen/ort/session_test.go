@@ -129,6 +129,32 @@ func TestONNXRuntimeMatchesTheEngine(t *testing.T) {
 	}
 }
 
+// TestWinogradExportMatchesTheEngine reruns the engine parity on the Winograd F(4×4, 3×3) graph, forced onto
+// every 3×3 stride-1 convolution, at a size whose planes are not multiples of the 4×4 tile.
+func TestWinogradExportMatchesTheEngine(t *testing.T) {
+	needLibrary(t)
+	for _, tc := range []struct {
+		arch string
+		m    int
+		h, w int
+	}{
+		{"refinenet-r50", 2, 96, 128},
+		{"refinenet-r50", 3, 72, 100},
+		{"lite-r18", 2, 90, 120},
+	} {
+		t.Run(fmt.Sprintf("%s/M%d/%dx%d", tc.arch, tc.m, tc.w, tc.h), func(t *testing.T) {
+			model := testNetwork(t, tc.arch, tc.m, 1)
+			path := export(t, model, cen.ExportOptions{Height: tc.h, Width: tc.w, PerModality: true, Conv3x3: cen.ConvWinogradAll})
+			s, err := Open(path, Options{Device: "cpu", IntraOpThreads: 2})
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer s.Close()
+			compare(t, model, s, 2, tc.h, tc.w, 2)
+		})
+	}
+}
+
 func TestDynamicModelRunsAtSeveralSizes(t *testing.T) {
 	needLibrary(t)
 	model := testNetwork(t, "refinenet-r50", 2, 3)

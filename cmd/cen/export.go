@@ -24,6 +24,8 @@ func runExport(args []string, stdout, stderr io.Writer) error {
 	w := fs.Int("width", 0, "input width of a fixed-size model")
 	dynamic := fs.Bool("dynamic", false, "accept any input size (height and width are symbolic)")
 	perMod := fs.Bool("per-modality", false, "also output each modality's logits (logits_<modality>)")
+	conv3 := fs.String("conv3x3", cen.ConvPlain, "3x3 stride-1 convolutions as plain Conv nodes, or as Winograd F(4x4,3x3) in ONNX operators: plain, winograd (layers of >= 32 channels) or winograd-all; fixed-size models only")
+	logitsOnly := fs.Bool("logits-only", false, "stop the graph at the logits, as torch.onnx.export writes the network (benchmarks: cen's inference needs the labels and refuses such a file)")
 	rf := addRecipeFlags(fs, "")
 	random := fs.String("random", "", "export an untrained network of this architecture instead of a checkpoint (benchmarks), with the official recipe")
 	classes := fs.Int("classes", 40, "classes of the --random network")
@@ -79,7 +81,10 @@ func runExport(args []string, stdout, stderr io.Writer) error {
 	if err := model.SetRecipe(recipe); err != nil {
 		return err
 	}
-	opt := cen.ExportOptions{Height: spec.Height, Width: spec.Width, Dynamic: *dynamic, PerModality: *perMod}
+	if *dynamic && *conv3 != cen.ConvPlain {
+		return fmt.Errorf("--conv3x3 %s needs a fixed-size model: the Winograd tiles are cut at export (drop --dynamic)", *conv3)
+	}
+	opt := cen.ExportOptions{Height: spec.Height, Width: spec.Width, Dynamic: *dynamic, PerModality: *perMod, Conv3x3: *conv3, LogitsOnly: *logitsOnly}
 	if err := writeONNX(model, *out, opt); err != nil {
 		return err
 	}
@@ -87,8 +92,8 @@ func runExport(args []string, stdout, stderr io.Writer) error {
 	if *dynamic {
 		size = "dynamic size (recipe " + size + ")"
 	}
-	fmt.Fprintf(stdout, "wrote %s: %s, %d classes (%s), modalities %v, %s, %.1f GFLOP per frame at %dx%d\n", *out, cfg.Arch, cfg.Classes,
-		datasetName(recipe.Dataset), cfg.Modalities, size, model.ConvFLOPs(1, spec.Height, spec.Width)/1e9, spec.Width, spec.Height)
+	fmt.Fprintf(stdout, "wrote %s: %s, %d classes (%s), modalities %v, %s, %.1f GFLOP per frame at %dx%d, 3x3 convolutions %s\n", *out, cfg.Arch, cfg.Classes,
+		datasetName(recipe.Dataset), cfg.Modalities, size, model.ConvFLOPs(1, spec.Height, spec.Width)/1e9, spec.Width, spec.Height, *conv3)
 	return nil
 }
 

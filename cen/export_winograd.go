@@ -1,0 +1,223 @@
+package cen
+
+import (
+	"fmt"
+
+	"github.com/advancedclimatesystems/gonnx/onnx"
+)
+
+// Winograd F(4×4, 3×3) written in stock ONNX operators (ExportOptions.Conv3x3 = ConvWinograd), so that ONNX
+// Runtime on any provider runs 3×3 stride-1 convolutions with 36 multiply-adds per input channel, output channel
+// and 4×4 output tile instead of 144: a 4× cut in the GEMM work, which is 91 % of RefineNet's FLOPs.
+//
+// For an input x [B, C, H, W] with tiles of 4×4 outputs (th × tw of them, T = th·tw):
+//
+//	d[i][j] = x padded by 1, rows i, i+4, …, columns j, j+4, …     36 strided Slices, [B, C, th, tw] each
+//	V = Bᵀ d B  over (i, j)                                         two MatMuls with the constant 6×6 Bᵀ
+//	M[ξ] = U[ξ] · V[ξ]  for the 36 points ξ                          one batched MatMul [36,1,Cout,C]·[36,B,C,T]
+//	y = Aᵀ M A  over ξ                                               two MatMuls with the constant 4×6 Aᵀ
+//	tiles back to planes                                            Transpose, Reshape, Slice, + bias
+//
+// The weights U = G g Gᵀ are computed once at export, in float64, with the batch norm already folded. The
+// transforms are the classic ones with the points 0, ±1, ±2 and ∞ (Lavin and Gray, 2016). The plain graph stays
+// the default of the library (ConvPlain); the Go engine keeps F(2×2, 3×3) (cen/engine/winograd.go), where its
+// backward pass needs the smaller rounding error.
+
+// wgPoints is the number of Winograd points of F(4×4, 3×3): (4 + 3 − 1)².
+const wgPoints = 36
+
+// Winograd transforms of F(4×4, 3×3).
+var (
+	wgBT = [6][6]float64{
+		{4, 0, -5, 0, 1, 0},
+		{0, -4, -4, 1, 1, 0},
+		{0, 4, -4, -1, 1, 0},
+		{0, -2, -1, 2, 1, 0},
+		{0, 2, -1, -2, 1, 0},
+		{0, 4, 0, -5, 0, 1},
+	}
+	wgG = [6][3]float64{
+		{1.0 / 4, 0, 0},
+		{-1.0 / 6, -1.0 / 6, -1.0 / 6},
+		{-1.0 / 6, 1.0 / 6, -1.0 / 6},
+		{1.0 / 24, 1.0 / 12, 1.0 / 6},
+		{1.0 / 24, -1.0 / 12, 1.0 / 6},
+		{0, 0, 1},
+	}
+	wgAT = [4][6]float64{
+		{1, 1, 1, 1, 1, 0},
+		{0, 1, -1, 2, -2, 0},
+		{0, 1, 1, 4, 4, 0},
+		{0, 1, -1, 8, -8, 1},
+	}
+)
+
+// Eligibility of a convolution for the Winograd graph. Alone (BenchmarkWinogradLayer, ONNX Runtime CPU,
+// 2 threads, ms plain → Winograd) a layer gains only with wide channels on a large plane:
+//
+//	256-256 120x160 N2  339 → 201     256-256 60x80 N2  81 → 58     256-256 30x40 N2  20 → 18
+//	256-256 15x20 N2   5.1 → 8.5      512-512 8x10 N2  7.1 → 11     128-128 60x80 N1  12 → 13
+//	 64-64 120x160 N1   13 → 21        64-64 60x80 N1   3.7 → 5.3
+//
+// so the export takes layers of ≥ 256 channels with ≥ 75 tiles per sample. In the whole refinenet-r50 at
+// 240×320 the thresholds made no difference beyond this VM's noise (every layer of ≥ 32 channels: 1376–1404 ms;
+// ≥ 128: 1391; ≥ 256 and 75 tiles: 1458; same session), but lite-r18, whose 3×3 layers are the encoder's,
+// at 64–512 channels and one sample, ran 27 % slower with all of them as Winograd.
+const (
+	wgExportMinChannels = 256
+	wgExportMinTiles    = 75
+)
+
+// useWinogradExport reports whether the convolution c, reading cin channels of an h×w plane, is written as
+// Winograd: a 3×3 window, stride 1, padding 1, dilation 1, at a known size, and (unless all) wide enough to gain.
+func useWinogradExport(c *conv, cin, h, w int, all bool) bool {
+	s := c.spec
+	if s.KH != 3 || s.KW != 3 || s.Stride != 1 || s.Pad != 1 || s.Dilation != 1 || h <= 0 || w <= 0 {
+		return false
+	}
+	if all {
+		return true
+	}
+	tiles := ((h + 3) / 4) * ((w + 3) / 4)
+	return min(cin, c.cout) >= wgExportMinChannels && tiles >= wgExportMinTiles
+}
+
+// winogradWeights returns U = G g Gᵀ of the kernels w [cout, cin, 3, 3] as [36, cout, cin] (point-major, so
+// that each point's slice is the left operand of its GEMM).
+func winogradWeights(w []float32, cout, cin int) []float32 {
+	u := make([]float32, wgPoints*cout*cin)
+	for o := 0; o < cout; o++ {
+		for i := 0; i < cin; i++ {
+			g := w[(o*cin+i)*9 : (o*cin+i)*9+9]
+			// t = G g (6×3), then U = t Gᵀ (6×6).
+			var t [6][3]float64
+			for a := 0; a < 6; a++ {
+				for c := 0; c < 3; c++ {
+					for k := 0; k < 3; k++ {
+						t[a][c] += wgG[a][k] * float64(g[k*3+c])
+					}
+				}
+			}
+			for a := 0; a < 6; a++ {
+				for b := 0; b < 6; b++ {
+					var v float64
+					for k := 0; k < 3; k++ {
+						v += t[a][k] * wgG[b][k]
+					}
+					u[((a*6+b)*cout+o)*cin+i] = float32(v)
+				}
+			}
+		}
+	}
+	return u
+}
+
+// constInts returns the name of an int64 initializer with the given values, shared by every node that needs it.
+func (b *onnxBuilder) constInts(v ...int64) string {
+	key := fmt.Sprint(v)
+	if n, ok := b.consts[key]; ok {
+		return n
+	}
+	if b.consts == nil {
+		b.consts = map[string]string{}
+	}
+	n := b.ints(b.fresh("const_i64"), []int64{int64(len(v))}, v)
+	b.consts[key] = n
+	return n
+}
+
+// winogradConv writes the 3×3 stride-1 convolution of x [B, cin, h, w] with the transformed weights u
+// [36, cout, cin] and the bias (a [cout] initializer, or "") as Winograd F(4×4, 3×3), and returns the output
+// [B, cout, h, w]. B is free; cin, cout, h and w are fixed.
+//
+// The transforms are convolutions, so that ONNX Runtime's convolution kernels do the gathering and the padding
+// (its strided Slice and general Transpose move data an element at a time, and MatMuls over an axis of 6 are
+// slow: measured, each of those ways cost more than the GEMMs):
+//
+//	input:  Conv, group = cin, 36 fixed 6×6 kernels Bᵀ·B per channel, stride 4 → [B, cin·36, th, tw]
+//	        Transpose to [B, 36, cin, T] (one axis moved: contiguous runs of T)
+//	GEMMs:  MatMul [36, cout, cin] · [B, 36, cin, T] → [B, 36, cout, T]
+//	output: Transpose to [B, cout·36, th, tw], ConvTranspose, group = cout, 16 fixed 4×4 kernels Aᵀ·A per point,
+//	        stride 4, with the bias, cropped to h×w by its pads
+func (b *onnxBuilder) winogradConv(x, u, bias string, cin, cout, h, w int) string {
+	th, tw := (h+3)/4, (w+3)/4
+	T := int64(th * tw)
+	C, co := int64(cin), int64(cout)
+	krow, kcol, kout := b.winogradKernels(cin, cout)
+	// Bᵀ over the rows (6 outputs per channel), then over the columns (6 per row point): [B, C·36, th, tw] in
+	// (c, a, b) order. Two one-dimensional passes cost 36·(W + 6·tw) per tile row instead of 1296·tw.
+	v := b.node("Conv", []string{x, krow}, []*onnx.AttributeProto{
+		attrInts("kernel_shape", 6, 1), attrInts("strides", 4, 1), attrInt("group", C),
+		attrInts("pads", 1, 0, int64(4*th+1-h), 0),
+	}, "") // [B, C·6, th, w]
+	v = b.node("Conv", []string{v, kcol}, []*onnx.AttributeProto{
+		attrInts("kernel_shape", 1, 6), attrInts("strides", 1, 4), attrInt("group", 6*C),
+		attrInts("pads", 0, 1, 0, int64(4*tw+1-w)),
+	}, "")
+	v = b.node("Reshape", []string{v, b.constInts(-1, C, wgPoints, T)}, nil, "")
+	v = b.node("Transpose", []string{v}, []*onnx.AttributeProto{attrInts("perm", 0, 2, 1, 3)}, "") // [B, 36, C, T]
+	m := b.node("MatMul", []string{u, v}, nil, "")                                                 // [B, 36, Cout, T]
+	m = b.node("Transpose", []string{m}, []*onnx.AttributeProto{attrInts("perm", 0, 2, 1, 3)}, "") // [B, Cout, 36, T]
+	m = b.node("Reshape", []string{m, b.constInts(-1, co*wgPoints, int64(th), int64(tw))}, nil, "")
+	ins := []string{m, kout}
+	if bias != "" {
+		ins = append(ins, bias)
+	}
+	return b.node("ConvTranspose", ins, []*onnx.AttributeProto{
+		attrInts("kernel_shape", 4, 4), attrInts("strides", 4, 4), attrInt("group", co),
+		attrInts("pads", 0, 0, int64(4*th-h), int64(4*tw-w)),
+	}, "")
+}
+
+// winogradKernels adds the transforms as grouped convolution kernels for cin input and cout output channels,
+// once per width: Bᵀ over the rows [cin·6, 1, 6, 1] (kernel a of a channel is row a of Bᵀ), Bᵀ over the columns
+// [cin·36, 1, 1, 6] (kernel b of each row point is row b of Bᵀ), and the output transform [cout·36, 1, 4, 4]
+// (kernel (a, b) has Aᵀ[r][a]·Aᵀ[c][b] at (r, c)).
+func (b *onnxBuilder) winogradKernels(cin, cout int) (krow, kcol, kout string) {
+	make1 := func(key string, dims []int64, n int, f func(k []float32) []float32) string {
+		if name, ok := b.consts[key]; ok {
+			return name
+		}
+		k := make([]float32, 0, n)
+		name := b.floats(key, dims, f(k))
+		b.setConst(key, name)
+		return name
+	}
+	bt := func(k []float32, groups int) []float32 {
+		for g := 0; g < groups; g++ {
+			for a := 0; a < 6; a++ {
+				for i := 0; i < 6; i++ {
+					k = append(k, float32(wgBT[a][i]))
+				}
+			}
+		}
+		return k
+	}
+	krow = make1(fmt.Sprintf("winograd_BT_rows_%d", cin), []int64{int64(cin * 6), 1, 6, 1}, cin*36,
+		func(k []float32) []float32 { return bt(k, cin) })
+	kcol = make1(fmt.Sprintf("winograd_BT_cols_%d", cin), []int64{int64(cin * 36), 1, 1, 6}, cin*216,
+		func(k []float32) []float32 { return bt(k, 6*cin) })
+	kout = make1(fmt.Sprintf("winograd_AT_%d", cout), []int64{int64(cout * wgPoints), 1, 4, 4}, cout*wgPoints*16,
+		func(k []float32) []float32 {
+			for o := 0; o < cout; o++ {
+				for a := 0; a < 6; a++ {
+					for bb := 0; bb < 6; bb++ {
+						for r := 0; r < 4; r++ {
+							for c := 0; c < 4; c++ {
+								k = append(k, float32(wgAT[r][a]*wgAT[c][bb]))
+							}
+						}
+					}
+				}
+			}
+			return k
+		})
+	return krow, kcol, kout
+}
+
+func (b *onnxBuilder) setConst(key, name string) {
+	if b.consts == nil {
+		b.consts = map[string]string{}
+	}
+	b.consts[key] = name
+}
