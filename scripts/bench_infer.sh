@@ -5,6 +5,9 @@
 # BenchmarkSgemm):
 #   refinenet-r50 at 240×320 (287 GFLOP per frame; goal: no slower than PyTorch and ≥ 80 % of peak)
 #   lite-r18 at 480×640 (goal: ≥ 1.5× faster than PyTorch)
+# and against the strongest thing a user could deploy instead: the PyTorch network exported with
+# torch.onnx.export and run in the same ONNX Runtime (torch→ORT). cen's export is timed twice: plain Conv nodes
+# and Winograd F(4×4, 3×3) (`cen export --conv3x3 winograd`; goal ≥ 1.5× faster than torch→ORT).
 # Both networks are full width with random weights (2 modalities, 40 classes); one frame, batch 1 per modality.
 #   THREADS="1 2" ITERS=5 bash scripts/bench_infer.sh
 set -euo pipefail
@@ -29,8 +32,21 @@ for t in $threads; do
   for c in "${cases[@]}"; do
     read -r arch h w <<<"$c"
     # One untrained network, saved as a checkpoint (Go engine) and exported (ONNX Runtime), timed in one run.
-    "$tmp/cen" bench infer --random "$arch" --height "$h" --width "$w" --device cpu --threads "$t" --iters "$iters" 2>/dev/null |
-      sed 's/"backend":"go-engine"/"kind":"engine","backend":"go-engine"/; s/"backend":"onnxruntime"/"kind":"ort","backend":"onnxruntime"/' >>"$results"
+    "$tmp/cen" bench infer --random "$arch" --height "$h" --width "$w" --device cpu --threads "$t" --iters "$iters" \
+      --backends go-engine,onnxruntime,onnxruntime-winograd 2>/dev/null |
+      sed 's/"backend":"go-engine"/"kind":"engine","backend":"go-engine"/; s/"backend":"onnxruntime","conv3x3":"plain"/"kind":"ort","backend":"onnxruntime","conv3x3":"plain"/; s/"backend":"onnxruntime","conv3x3":"winograd"/"kind":"ort_wino","backend":"onnxruntime","conv3x3":"winograd"/' >>"$results"
+    if [ ! -f "$tmp/$arch-torch.onnx" ]; then
+      "$py" scripts/torch_bench.py export-onnx --arch "$arch" --height "$h" --width "$w" --out "$tmp/$arch-torch.onnx" >/dev/null 2>&1
+    fi
+    "$tmp/cen" bench onnx --model "$tmp/$arch-torch.onnx" --threads "$t" --iters "$iters" |
+      sed "s/^{/{\"kind\": \"torch_ort\", \"arch\": \"$arch\", /" >>"$results"
+    # cen's export also upsamples the logits bicubically to the input size and computes labels and confidence
+    # there; torch→ORT stops at the logits. The same graphs cut at the logits compare the networks alone.
+    for conv in plain winograd; do
+      "$tmp/cen" export --random "$arch" --height "$h" --width "$w" --logits-only --conv3x3 "$conv" -o "$tmp/$arch-$conv-logits.onnx" >/dev/null
+      "$tmp/cen" bench onnx --model "$tmp/$arch-$conv-logits.onnx" --threads "$t" --iters "$iters" |
+        sed "s/^{/{\"kind\": \"logits_$conv\", \"arch\": \"$arch\", /" >>"$results"
+    done
     OMP_NUM_THREADS=$t "$py" scripts/torch_bench.py infer --arch "$arch" --height "$h" --width "$w" --threads "$t" \
       --iters "$iters" | sed 's/^{/{"kind": "torch", /' >>"$results"
   done
@@ -40,22 +56,29 @@ done
 import json, sys
 rows = [json.loads(l) for l in open(sys.argv[1])]
 peak = {r['threads']: r['gflops'] for r in rows if r['kind'] == 'sgemm'}
-ort = {(r['arch'], r['threads']): r for r in rows if r['kind'] == 'ort'}
-eng = {(r['arch'], r['threads']): r for r in rows if r['kind'] == 'engine'}
-torch = {(r['arch'], r['threads']): r for r in rows if r['kind'] == 'torch'}
-print('%-14s %-8s %3s | %10s %8s %6s | %10s %6s | %10s %8s %6s | %9s %9s | %6s' % (
-    'model', 'size', 'thr', 'ORT p50 ms', 'GFLOP/s', '%peak', 'engine ms', '%peak', 'torch ms', 'GFLOP/s', '%peak',
-    'ORT/torch', 'eng/ORT', 'SGEMM'))
-for (arch, t), o in sorted(ort.items()):
-    p = torch[(arch, t)]
-    e = eng[(arch, t)]
+by = {k: {(r['arch'], r['threads']): r for r in rows if r['kind'] == k} for k in ('ort', 'ort_wino', 'engine', 'torch', 'torch_ort', 'logits_plain', 'logits_winograd')}
+print('%-14s %-8s %3s | %9s %9s %6s | %12s %6s | %9s %9s | %9s %9s %9s | %6s' % (
+    'model', 'size', 'thr', 'torch→ORT', 'ORT plain', '%peak', 'ORT winograd', '%peak', 'engine', 'torch', 'wino/t→O',
+    'plain/t→O', 'ORT/torch', 'SGEMM'))
+for (arch, t), o in sorted(by['ort'].items()):
+    wgo, e, p, tr = by['ort_wino'][(arch, t)], by['engine'][(arch, t)], by['torch'][(arch, t)], by['torch_ort'][(arch, t)]
     gf = o['gflop_per_frame']
-    tr = gf / (p['ms_p50'] / 1e3)
-    print('%-14s %-8s %3d | %10.1f %8.1f %5.0f%% | %10.1f %5.0f%% | %10.1f %8.1f %5.0f%% | %8.2fx %8.2fx | %6.1f' % (
-        arch, '%dx%d' % (o['height'], o['width']), t, o['p50_ms'], o['gflops_rate'], 100 * o['gflops_rate'] / peak[t],
-        e['p50_ms'], 100 * e['gflops_rate'] / peak[t],
-        p['ms_p50'], tr, 100 * tr / peak[t], p['ms_p50'] / o['p50_ms'], e['p50_ms'] / o['p50_ms'], peak[t]))
-print('(ORT/torch: how many times faster ONNX Runtime runs the export than PyTorch eager; eng/ORT: Go engine time over ONNX Runtime time)')
-print('(p50 of %d frames after warm-up; GFLOP counts convolutions, %s)' % (
-    next(iter(ort.values()))['iters'], ', '.join('%s %.1f GFLOP/frame' % (a, o['gflop_per_frame']) for (a, t), o in ort.items() if t == min(peak))))
+    pct = lambda ms: 100 * gf / (ms / 1e3) / peak[t]
+    print('%-14s %-8s %3d | %9.1f %9.1f %5.0f%% | %12.1f %5.0f%% | %9.1f %9.1f | %8.2fx %8.2fx %8.2fx | %6.1f' % (
+        arch, '%dx%d' % (o['height'], o['width']), t, tr['p50_ms'], o['p50_ms'], pct(o['p50_ms']), wgo['p50_ms'],
+        pct(wgo['p50_ms']), e['p50_ms'], p['ms_p50'], tr['p50_ms'] / wgo['p50_ms'], tr['p50_ms'] / o['p50_ms'],
+        p['ms_p50'] / o['p50_ms'], peak[t]))
+print("(ms: p50 of %d frames after warm-up. wino/t→O and plain/t→O: how many times faster cen's Winograd and plain exports run "
+      "than torch.onnx.export of the same network in the same ONNX Runtime; ORT/torch: the plain export against PyTorch eager. "
+      "%%peak: dense-convolution FLOP rate over the SGEMM peak; Winograd does fewer FLOPs, so it can pass 100 %%.)" % (
+    next(iter(by['ort'].values()))['iters']))
+print()
+print('networks alone (graphs cut at the logits, as torch.onnx.export writes them):')
+print('%-14s %-8s %3s | %9s %9s %9s | %9s %9s' % ('model', 'size', 'thr', 'torch→ORT', 'plain', 'winograd', 'wino/t→O', 'plain/t→O'))
+for (arch, t), tr in sorted(by['torch_ort'].items()):
+    lp, lw = by['logits_plain'][(arch, t)], by['logits_winograd'][(arch, t)]
+    o = by['ort'][(arch, t)]
+    print('%-14s %-8s %3d | %9.1f %9.1f %9.1f | %8.2fx %8.2fx' % (arch, '%dx%d' % (o['height'], o['width']), t, tr['p50_ms'],
+          lp['p50_ms'], lw['p50_ms'], tr['p50_ms'] / lw['p50_ms'], tr['p50_ms'] / lp['p50_ms']))
+print('(GFLOP counts convolutions: %s)' % ', '.join('%s %.1f GFLOP/frame' % (a, o['gflop_per_frame']) for (a, t), o in by['ort'].items() if t == min(peak)))
 EOF

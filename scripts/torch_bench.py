@@ -3,11 +3,13 @@
 
   /usr/bin/python3 scripts/torch_bench.py train --arch refinenet-r101 --height 480 --width 640 --batch 2 --threads 2
   /usr/bin/python3 scripts/torch_bench.py infer --arch lite-r18 --height 480 --width 640 --threads 2
+  /usr/bin/python3 scripts/torch_bench.py export-onnx --arch refinenet-r50 --height 240 --width 320 --out r50.onnx
 
 train: full-width model, random weights, BN frozen (eval) but dropout active, the official two SGD optimisers
 (encoder = stem + layer1-4 at lr 5e-4, decoder + alpha at 3e-3; momentum 0.9, weight decay 1e-5), the official
 loss on random labels; times forward + backward + both steps per iteration.
 infer: eval mode, no_grad, batch 1 per modality; times the forward that returns the ensemble logits.
+export-onnx: writes the same eval-mode network with torch.onnx.export (--out FILE), for `cen bench onnx`.
 Prints one JSON line.
 """
 import argparse
@@ -94,9 +96,35 @@ def infer(args):
             'peak_rss_mb': round(peak_rss_mb(), 1), 'torch': torch.__version__}
 
 
+class Ensemble(torch.nn.Module):
+    """The network as a user exports it: one image tensor per modality in, the ensemble logits out."""
+
+    def __init__(self, model):
+        super().__init__()
+        self.model = model
+
+    def forward(self, *xs):
+        return self.model(list(xs))[-1]
+
+
+def export_onnx(args):
+    """torch.onnx.export of the re-statement (eval mode, opset 17, constants folded so batch norms fold into the
+    convolutions), the strongest thing a user could deploy instead of cen's own export."""
+    model = build(args)
+    model.eval()
+    g = torch.Generator().manual_seed(1)
+    xs = tuple(torch.randn(1, 3, args.height, args.width, generator=g) for _ in range(args.modalities))
+    names = ['rgb', 'depth', 'mod2', 'mod3'][:args.modalities]
+    with torch.no_grad():
+        torch.onnx.export(Ensemble(model), xs, args.out, opset_version=17, do_constant_folding=True,
+                          input_names=names, output_names=['logits'])
+    return {'mode': 'export-onnx', 'arch': args.arch, 'height': args.height, 'width': args.width,
+            'modalities': args.modalities, 'classes': args.classes, 'out': args.out, 'torch': torch.__version__}
+
+
 def main():
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument('mode', choices=['train', 'infer'])
+    p.add_argument('mode', choices=['train', 'infer', 'export-onnx'])
     p.add_argument('--arch', default='refinenet-r101', choices=sorted(cen.ARCHS))
     p.add_argument('--height', type=int, required=True)
     p.add_argument('--width', type=int, required=True)
@@ -106,10 +134,11 @@ def main():
     p.add_argument('--classes', type=int, default=40)
     p.add_argument('--iters', type=int, default=5)
     p.add_argument('--warmup', type=int, default=1)
+    p.add_argument('--out', help='export-onnx: the ONNX file to write')
     args = p.parse_args()
     torch.set_num_threads(args.threads)
     torch.set_num_interop_threads(1)
-    res = train(args) if args.mode == 'train' else infer(args)
+    res = {'train': train, 'infer': infer, 'export-onnx': export_onnx}[args.mode](args)
     print(json.dumps(res))
 
 

@@ -13,6 +13,8 @@ import (
 	"strings"
 	"time"
 
+	"github.com/cen-ros/cen/cen"
+	cenort "github.com/cen-ros/cen/cen/ort"
 	"github.com/cen-ros/cen/infer"
 	"github.com/cen-ros/cen/preprocess"
 )
@@ -25,7 +27,7 @@ func benchInfer(args []string, stdout, stderr io.Writer) error {
 	fs := newFlags("bench infer", "(--model M | --random ARCH) [--height H --width W] [--threads N] [--device D] [--iters K]", stderr)
 	model := fs.String("model", "", "checkpoint or ONNX model")
 	random := fs.String("random", "", "an untrained network of this architecture, timed as a checkpoint on the Go engine and as ONNX on ONNX Runtime")
-	backends := fs.String("backends", "go-engine,onnxruntime", "with --random: the backends to time, in order")
+	backends := fs.String("backends", "go-engine,onnxruntime", "with --random: the backends to time, in order (go-engine, onnxruntime, onnxruntime-winograd)")
 	h := fs.Int("height", 0, "input height (default: the model's recipe; 480 for --random)")
 	w := fs.Int("width", 0, "input width (default: the model's recipe; 640 for --random)")
 	threads := fs.Int("threads", 0, "threads (0: one per core)")
@@ -92,14 +94,19 @@ func randomFiles(dir, arch string, backends []string, h, w int) ([]string, error
 				return nil, err
 			}
 			paths = append(paths, p)
-		case "onnxruntime":
+		case "onnxruntime", "onnxruntime-winograd":
+			opt := cen.ExportOptions{Height: h, Width: w}
 			p := filepath.Join(dir, arch+".onnx")
-			if err := exportTo(m, p, h, w); err != nil {
+			if strings.HasSuffix(b, "-winograd") {
+				opt.Conv3x3 = cen.ConvWinograd
+				p = filepath.Join(dir, arch+".winograd.onnx")
+			}
+			if err := writeONNX(m, p, opt); err != nil {
 				return nil, err
 			}
 			paths = append(paths, p)
 		default:
-			return nil, fmt.Errorf("--backends: %q is not go-engine or onnxruntime", b)
+			return nil, fmt.Errorf("--backends: %q is not go-engine, onnxruntime or onnxruntime-winograd", b)
 		}
 	}
 	return paths, nil
@@ -143,7 +150,7 @@ func benchOne(path string, conf infer.Conf, warmup, iters int, stdout io.Writer)
 		"model": path, "arch": info.Arch, "backend": info.Backend, "device": info.Device, "threads": conf.Threads,
 		"height": hgt, "width": wid, "iters": iters, "p50_ms": round(p50), "p95_ms": round(p95), "mean_ms": round(mean),
 		"segment_p50_ms": round(tp50), "gflop_per_frame": round(info.GFLOPs), "gflops_rate": round(info.GFLOPs / (p50 / 1e3)),
-		"onnxruntime": info.RuntimeVersion,
+		"onnxruntime": info.RuntimeVersion, "conv3x3": info.Conv3x3,
 	})
 }
 
@@ -158,4 +165,37 @@ func stats(v []float64) (p50, p95, mean float64) {
 		mean += x
 	}
 	return pct(50), pct(95), mean / float64(len(s))
+}
+
+// benchONNX times any fixed-size ONNX model with float32 inputs on ONNX Runtime's CPU provider, on random
+// inputs: the reference a user could deploy instead of cen's export (the PyTorch network through
+// torch.onnx.export, scripts/torch_bench.py export-onnx). One JSON line.
+func benchONNX(args []string, stdout, stderr io.Writer) error {
+	fs := newFlags("bench onnx", "--model FILE.onnx [--threads N] [--iters K]", stderr)
+	model := fs.String("model", "", "ONNX model with fixed-size float32 inputs")
+	threads := fs.Int("threads", 0, "intra-op threads (0: one per core)")
+	iters := fs.Int("iters", 10, "timed runs")
+	warmup := fs.Int("warmup", 1, "untimed runs first")
+	lib := fs.String("ort-lib", "", "ONNX Runtime library")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	if *model == "" {
+		return errors.New("give --model FILE.onnx")
+	}
+	if *iters < 1 || *warmup < 0 || *threads < 0 {
+		return fmt.Errorf("--iters %d, --warmup %d, --threads %d: need at least one timed run and no negative counts", *iters, *warmup, *threads)
+	}
+	times, err := cenort.TimeFile(*model, *lib, *threads, *warmup, *iters)
+	if err != nil {
+		return err
+	}
+	v := make([]float64, len(times))
+	for i, d := range times {
+		v[i] = ms(d)
+	}
+	p50, p95, mean := stats(v)
+	round := func(v float64) float64 { return math.Round(v*1000) / 1000 }
+	return json.NewEncoder(stdout).Encode(map[string]any{"model": *model, "backend": "onnxruntime", "device": "cpu",
+		"threads": *threads, "iters": *iters, "p50_ms": round(p50), "p95_ms": round(p95), "mean_ms": round(mean), "onnxruntime": cenort.Version()})
 }
