@@ -413,3 +413,25 @@ func normDevice(d string) string {
 // Kind tells what the file at path holds, by content: "checkpoint" or "onnx" (which Open then checks fully).
 // A PyTorch file or an empty one is an error that says so.
 func Kind(path string) (string, error) { return sniff(path) }
+
+// NetworkInputs preprocesses f as Segment does, for a network with these modalities (graph input order), and
+// returns one [3, h, w] slice per modality: what the network itself is fed (int8 calibration uses it).
+func NetworkInputs(spec preprocess.Spec, modalities []string, f Frame) ([][]float32, error) {
+	feeds, err := feedsFor("network", modalities, spec)
+	if err != nil {
+		return nil, err
+	}
+	var in preprocess.Input
+	if err := spec.InputTo(&in, f.RGB, f.Depth, f.View); err != nil {
+		return nil, err
+	}
+	out := make([][]float32, len(feeds))
+	for i, fd := range feeds {
+		if fd == feedRGB {
+			out[i] = append([]float32(nil), in.RGB...)
+		} else {
+			out[i] = append([]float32(nil), in.Depth...)
+		}
+	}
+	return out, nil
+}

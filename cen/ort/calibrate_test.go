@@ -1,0 +1,109 @@
+package ort
+
+import (
+	"fmt"
+	"os"
+	"path/filepath"
+	"testing"
+
+	"google.golang.org/protobuf/proto"
+
+	"github.com/cen-ros/cen/cen"
+)
+
+// TestInt8ExportStaysCloseToFloat calibrates a network on a few frames, writes its int8 QDQ export, and
+// checks that ONNX Runtime fuses it into integer convolutions whose labels stay close to the fp32 model's on
+// frames it was not calibrated on.
+func TestInt8ExportStaysCloseToFloat(t *testing.T) {
+	needLibrary(t)
+	for _, arch := range []string{"lite-r18", "refinenet-r50"} {
+		t.Run(arch, func(t *testing.T) {
+			const h, w = 64, 80
+			model := testNetwork(t, arch, 2, 1)
+			mp, err := model.ONNXModel(cen.ExportOptions{Height: h, Width: w})
+			if err != nil {
+				t.Fatal(err)
+			}
+			targets := cen.QuantTargets(mp)
+			convs := 0
+			for _, n := range mp.Graph.Node {
+				if n.OpType == "Conv" {
+					convs++
+				}
+			}
+			if len(targets) < convs/2 {
+				t.Fatalf("%d tensors to quantize for %d convolutions", len(targets), convs)
+			}
+			frame := 0
+			ranges, frames, err := TensorRanges(mp, targets, h, w, 2, "", func() ([][]float32, bool, error) {
+				if frame == 4 {
+					return nil, false, nil
+				}
+				frame++
+				_, raw := randomInputs(2, 1, h, w, uint64(100+frame))
+				return raw, true, nil
+			})
+			if err != nil || frames != 4 {
+				t.Fatalf("calibration: %d frames, %v", frames, err)
+			}
+			fp32 := filepath.Join(t.TempDir(), "fp32.onnx")
+			writeProto(t, fp32, mp)
+			if err := cen.QuantizeQDQ(mp, ranges, frames); err != nil {
+				t.Fatal(err)
+			}
+			ops := map[string]int{}
+			for _, n := range mp.Graph.Node {
+				ops[n.OpType]++
+			}
+			if ops["Conv"] != convs || ops["DequantizeLinear"] < 2*convs || ops["QuantizeLinear"] < convs {
+				t.Fatalf("QDQ graph: %v (fp32 had %d convolutions)", ops, convs)
+			}
+			int8 := filepath.Join(t.TempDir(), "int8.onnx")
+			writeProto(t, int8, mp)
+			a, err := Open(fp32, Options{Device: "cpu", IntraOpThreads: 2})
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer a.Close()
+			b, err := Open(int8, Options{Device: "cpu", IntraOpThreads: 2})
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer b.Close()
+			if q := b.Metadata()[cen.MetaQuantization]; q != "int8-qdq" {
+				t.Errorf("metadata %s = %q", cen.MetaQuantization, q)
+			}
+			_, raw := randomInputs(2, 1, h, w, 7)
+			var ra, rb Result
+			if err := a.Run(raw, 1, h, w, &ra); err != nil {
+				t.Fatal(err)
+			}
+			if err := b.Run(raw, 1, h, w, &rb); err != nil {
+				t.Fatal(err)
+			}
+			same := 0
+			for i := range ra.Labels {
+				if ra.Labels[i] == rb.Labels[i] {
+					same++
+				}
+			}
+			agree := float64(same) / float64(len(ra.Labels))
+			e := relErr(rb.Logits, ra.Logits)
+			t.Logf("%s: int8 logits within %.3g relative of fp32, labels agree on %.1f %%", arch, e, 100*agree)
+			if e > 0.1 || agree < 0.9 {
+				t.Errorf("int8 strays from fp32: logits %.3g relative, labels agree on %.1f %%", e, 100*agree)
+			}
+		})
+	}
+}
+
+func writeProto(t *testing.T, path string, m proto.Message) {
+	t.Helper()
+	b, err := proto.MarshalOptions{Deterministic: true}.Marshal(m)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(path, b, 0o644); err != nil {
+		t.Fatal(fmt.Errorf("writing %s: %w", path, err))
+	}
+}
