@@ -64,6 +64,8 @@ func TestModelCommandsNameWhatIsWrong(t *testing.T) {
 		{[]string{"export", "--random", "lite-r18", "--modalities", "-1", "-o", filepath.Join(dir, "x.onnx")}, "--modalities -1"},
 		{[]string{"export", "--random", "lite-r18", "--dynamic", "--conv3x3", "winograd", "-o", filepath.Join(dir, "x.onnx")}, "--conv3x3 winograd needs a fixed-size model"},
 		{[]string{"export", "--random", "lite-r18", "--conv3x3", "fast", "-o", filepath.Join(dir, "x.onnx")}, `3x3 convolutions "fast": use plain, winograd or winograd-all`},
+		{[]string{"export", "--random", "lite-r18", "--int8", "-o", filepath.Join(dir, "x.onnx")}, "--int8 and --calibrate DIR go together"},
+		{[]string{"export", "--random", "lite-r18", "--int8", "--calibrate", filepath.Join(dir, "nodata"), "-o", filepath.Join(dir, "x.onnx")}, "nodata"},
 		{[]string{"bench", "train", "--batch", "-1"}, "--batch -1"},
 		{[]string{"bench", "infer", "--random", "lite-r18", "--iters", "0"}, "need at least one timed run"},
 		{[]string{"info", filepath.Join(fixtures, "import", "tiny_zip.pth")}, "is a PyTorch file, not a cen model"},

@@ -6,11 +6,18 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"os"
 	"strings"
 
+	"github.com/advancedclimatesystems/gonnx/onnx"
+	"google.golang.org/protobuf/proto"
+
 	"github.com/cen-ros/cen/cen"
+	cenort "github.com/cen-ros/cen/cen/ort"
+	"github.com/cen-ros/cen/infer"
 	"github.com/cen-ros/cen/internal/atomicfile"
 	"github.com/cen-ros/cen/preprocess"
+	"github.com/cen-ros/cen/train"
 )
 
 func init() {
@@ -26,6 +33,10 @@ func runExport(args []string, stdout, stderr io.Writer) error {
 	perMod := fs.Bool("per-modality", false, "also output each modality's logits (logits_<modality>)")
 	conv3 := fs.String("conv3x3", cen.ConvPlain, "3x3 stride-1 convolutions as plain Conv nodes, or as Winograd F(4x4,3x3) in ONNX operators: plain, winograd (layers of >= 32 channels) or winograd-all; fixed-size models only")
 	logitsOnly := fs.Bool("logits-only", false, "stop the graph at the logits, as torch.onnx.export writes the network (benchmarks: cen's inference needs the labels and refuses such a file)")
+	int8 := fs.Bool("int8", false, "write the int8 QDQ model (per-channel int8 weights, uint8 activations) that ONNX Runtime runs with integer kernels; needs --calibrate")
+	calib := fs.Int("calib-frames", 32, "--int8: calibration frames, taken evenly from the training split of --calibrate")
+	calibDirFlag := fs.String("calibrate", "", "--int8: data set folder whose training frames calibrate the activation scales")
+	calibLayout := fs.String("calib-dataset", "synthetic", "--int8: layout of the --calibrate folder: nyudv2, sunrgbd, folder or synthetic (as cen train --dataset)")
 	rf := addRecipeFlags(fs, "")
 	random := fs.String("random", "", "export an untrained network of this architecture instead of a checkpoint (benchmarks), with the official recipe")
 	classes := fs.Int("classes", 40, "classes of the --random network")
@@ -50,6 +61,13 @@ func runExport(args []string, stdout, stderr io.Writer) error {
 				return err
 			}
 			return fmt.Errorf("%w (usage: cen export CKPT -o model.onnx)", err)
+		}
+		if kind, err := infer.Kind(ckpt); err == nil && kind == "onnx" {
+			// An exported fp32 model: only its int8 version can be made from it.
+			if !*int8 || *out == "" {
+				return fmt.Errorf("%s is an ONNX model: export from its checkpoint, or make its int8 version with --int8 --calibrate DIR -o OUT.onnx", ckpt)
+			}
+			return quantizeONNX(ckpt, *out, train.DataConf{Layout: *calibLayout, Root: *calibDirFlag}, *calib, stdout, stderr)
 		}
 		m, _, err := cen.LoadCheckpoint(ckpt)
 		if err != nil {
@@ -81,11 +99,30 @@ func runExport(args []string, stdout, stderr io.Writer) error {
 	if err := model.SetRecipe(recipe); err != nil {
 		return err
 	}
+	calibDir := *calibDirFlag
+	if *int8 != (calibDir != "") {
+		return errors.New("--int8 and --calibrate DIR go together: the activation scales are measured on frames of a data set folder (see cen synth --out)")
+	}
+	if *int8 && (*dynamic || *conv3 != cen.ConvPlain) {
+		return errors.New("--int8 quantizes a fixed-size plain model: drop --dynamic and --conv3x3")
+	}
 	if *dynamic && *conv3 != cen.ConvPlain {
 		return fmt.Errorf("--conv3x3 %s needs a fixed-size model: the Winograd tiles are cut at export (drop --dynamic)", *conv3)
 	}
 	opt := cen.ExportOptions{Height: spec.Height, Width: spec.Width, Dynamic: *dynamic, PerModality: *perMod, Conv3x3: *conv3, LogitsOnly: *logitsOnly}
-	if err := writeONNX(model, *out, opt); err != nil {
+	if *int8 {
+		mp, err := model.ONNXModel(opt)
+		if err != nil {
+			return err
+		}
+		sp := spec
+		sp.Height, sp.Width = opt.Height, opt.Width
+		frames, err := writeInt8(mp, sp, cfg.Modalities, *out, train.DataConf{Layout: *calibLayout, Root: calibDir}, *calib, stderr)
+		if err != nil {
+			return err
+		}
+		fmt.Fprintf(stdout, "int8 QDQ, activation scales from %d frames of %s\n", frames, calibDir)
+	} else if err := writeONNX(model, *out, opt); err != nil {
 		return err
 	}
 	size := fmt.Sprintf("%dx%d", spec.Width, spec.Height)
@@ -164,4 +201,91 @@ func hasPrefixArg(args []string, prefixes ...string) bool {
 		}
 	}
 	return false
+}
+
+// quantizeONNX makes the int8 version of an fp32 model cen exported (fixed size).
+func quantizeONNX(src, dst string, conf train.DataConf, frames int, stdout, stderr io.Writer) error {
+	data, err := os.ReadFile(src)
+	if err != nil {
+		return err
+	}
+	info, err := cen.ParseModelInfo(data)
+	if err != nil {
+		return fmt.Errorf("%s: %w", src, err)
+	}
+	if info.Dynamic() {
+		return fmt.Errorf("%s is a dynamic model: --int8 needs a fixed-size one (export it with --height and --width)", src)
+	}
+	if q := info.Metadata[cen.MetaQuantization]; q != "" {
+		return fmt.Errorf("%s is already quantized (%s)", src, q)
+	}
+	if c := info.Metadata[cen.MetaConv3x3]; c != "" && c != cen.ConvPlain {
+		return fmt.Errorf("%s writes its 3x3 convolutions as %s: quantize a plain export", src, c)
+	}
+	spec, err := preprocess.SpecFromMetadata(info.Recipe.Preprocess)
+	if err != nil {
+		return err
+	}
+	spec.Height, spec.Width = info.InputHeight, info.InputWidth
+	var mp onnx.ModelProto
+	if err := proto.Unmarshal(data, &mp); err != nil {
+		return fmt.Errorf("%s: %w", src, err)
+	}
+	n, err := writeInt8(&mp, spec, info.Modalities, dst, conf, frames, stderr)
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(stdout, "wrote %s: int8 QDQ of %s, activation scales from %d frames of %s\n", dst, src, n, conf.Root)
+	return nil
+}
+
+// writeInt8 measures the range of every tensor the int8 export of mp (an fp32 export at spec's size) quantizes
+// on up to frames frames of the data set folder conf names (its training split, evenly spaced, preprocessed as
+// the node preprocesses), and writes the QDQ model atomically to path. It returns the frames used.
+func writeInt8(mp *onnx.ModelProto, spec preprocess.Spec, modalities []string, path string, conf train.DataConf, frames int, stderr io.Writer) (int, error) {
+	if frames < 1 {
+		return 0, fmt.Errorf("--calib-frames %d: want at least 1", frames)
+	}
+	trainSet, _, err := train.OpenDataset(conf)
+	if err != nil {
+		return 0, fmt.Errorf("--calibrate: %w", err)
+	}
+	if trainSet == nil || trainSet.Len() == 0 {
+		return 0, fmt.Errorf("--calibrate %s: the training split has no frames", conf.Root)
+	}
+	n := min(frames, trainSet.Len())
+	bar := newProgressBar(stderr)
+	i := 0
+	ranges, used, err := cenort.TensorRanges(mp, cen.QuantTargets(mp), spec.Height, spec.Width, 0, "", func() ([][]float32, bool, error) {
+		if i == n {
+			return nil, false, nil
+		}
+		idx := i * trainSet.Len() / n
+		i++
+		s, err := trainSet.Load(idx)
+		if err != nil {
+			return nil, false, err
+		}
+		in, err := infer.NetworkInputs(spec, modalities, infer.Frame{RGB: s.RGB, Depth: s.Depth, View: s.View})
+		if err != nil {
+			return nil, false, fmt.Errorf("%s: %w", s.Name, err)
+		}
+		bar.update(i, n)
+		return in, true, nil
+	})
+	if err != nil {
+		bar.abort()
+		return 0, err
+	}
+	if err := cen.QuantizeQDQ(mp, ranges, used); err != nil {
+		return 0, err
+	}
+	b, err := proto.MarshalOptions{Deterministic: true}.Marshal(mp)
+	if err != nil {
+		return 0, err
+	}
+	if err := atomicfile.Write(path, 0o644, func(w io.Writer) error { _, err := w.Write(b); return err }); err != nil {
+		return 0, fmt.Errorf("writing %s: %w", path, err)
+	}
+	return used, nil
 }
