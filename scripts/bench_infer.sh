@@ -47,6 +47,14 @@ for t in $threads; do
       "$tmp/cen" bench onnx --model "$tmp/$arch-$conv-logits.onnx" --threads "$t" --iters "$iters" |
         sed "s/^{/{\"kind\": \"logits_$conv\", \"arch\": \"$arch\", /" >>"$results"
     done
+    # int8 (cen export --int8, activation scales from 8 synthetic frames), whole and cut at the logits.
+    [ -d "$tmp/calib" ] || "$tmp/cen" synth --out "$tmp/calib" --n 10 --size 240x320 >/dev/null 2>&1
+    for cut in "" --logits-only; do
+      "$tmp/cen" export --random "$arch" --height "$h" --width "$w" $cut --int8 --calibrate "$tmp/calib" --calib-frames 8 \
+        -o "$tmp/$arch-int8$cut.onnx" >/dev/null 2>&1
+      "$tmp/cen" bench onnx --model "$tmp/$arch-int8$cut.onnx" --threads "$t" --iters "$iters" |
+        sed "s/^{/{\"kind\": \"int8${cut:+_logits}\", \"arch\": \"$arch\", /" >>"$results"
+    done
     OMP_NUM_THREADS=$t "$py" scripts/torch_bench.py infer --arch "$arch" --height "$h" --width "$w" --threads "$t" \
       --iters "$iters" | sed 's/^{/{"kind": "torch", /' >>"$results"
   done
@@ -56,7 +64,7 @@ done
 import json, sys
 rows = [json.loads(l) for l in open(sys.argv[1])]
 peak = {r['threads']: r['gflops'] for r in rows if r['kind'] == 'sgemm'}
-by = {k: {(r['arch'], r['threads']): r for r in rows if r['kind'] == k} for k in ('ort', 'ort_wino', 'engine', 'torch', 'torch_ort', 'logits_plain', 'logits_winograd')}
+by = {k: {(r['arch'], r['threads']): r for r in rows if r['kind'] == k} for k in ('ort', 'ort_wino', 'engine', 'torch', 'torch_ort', 'logits_plain', 'logits_winograd', 'int8', 'int8_logits')}
 print('%-14s %-8s %3s | %9s %9s %6s | %12s %6s | %9s %9s | %9s %9s %9s | %6s' % (
     'model', 'size', 'thr', 'torch→ORT', 'ORT plain', '%peak', 'ORT winograd', '%peak', 'engine', 'torch', 'wino/t→O',
     'plain/t→O', 'ORT/torch', 'SGEMM'))
@@ -74,11 +82,14 @@ print("(ms: p50 of %d frames after warm-up. wino/t→O and plain/t→O: how many
     next(iter(by['ort'].values()))['iters']))
 print()
 print('networks alone (graphs cut at the logits, as torch.onnx.export writes them):')
-print('%-14s %-8s %3s | %9s %9s %9s | %9s %9s' % ('model', 'size', 'thr', 'torch→ORT', 'plain', 'winograd', 'wino/t→O', 'plain/t→O'))
+print('%-14s %-8s %3s | %9s %9s %9s %9s | %9s %9s %9s | %s' % ('model', 'size', 'thr', 'torch→ORT', 'plain', 'winograd', 'int8',
+      'wino/t→O', 'plain/t→O', 'int8/t→O', 'int8 whole graph'))
 for (arch, t), tr in sorted(by['torch_ort'].items()):
-    lp, lw = by['logits_plain'][(arch, t)], by['logits_winograd'][(arch, t)]
-    o = by['ort'][(arch, t)]
-    print('%-14s %-8s %3d | %9.1f %9.1f %9.1f | %8.2fx %8.2fx' % (arch, '%dx%d' % (o['height'], o['width']), t, tr['p50_ms'],
-          lp['p50_ms'], lw['p50_ms'], tr['p50_ms'] / lw['p50_ms'], tr['p50_ms'] / lp['p50_ms']))
+    lp, lw, li = by['logits_plain'][(arch, t)], by['logits_winograd'][(arch, t)], by['int8_logits'][(arch, t)]
+    o, iw = by['ort'][(arch, t)], by['int8'][(arch, t)]
+    print('%-14s %-8s %3d | %9.1f %9.1f %9.1f %9.1f | %8.2fx %8.2fx %8.2fx | %.1f ms (fp32 whole graph %.1f ms: %.2fx)' % (
+          arch, '%dx%d' % (o['height'], o['width']), t, tr['p50_ms'], lp['p50_ms'], lw['p50_ms'], li['p50_ms'],
+          tr['p50_ms'] / lw['p50_ms'], tr['p50_ms'] / lp['p50_ms'], tr['p50_ms'] / li['p50_ms'],
+          iw['p50_ms'], o['p50_ms'], o['p50_ms'] / iw['p50_ms']))
 print('(GFLOP counts convolutions: %s)' % ', '.join('%s %.1f GFLOP/frame' % (a, o['gflop_per_frame']) for (a, t), o in by['ort'].items() if t == min(peak)))
 EOF
