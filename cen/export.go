@@ -57,7 +57,7 @@ const (
 	MetaPerModality     = "cen.per_modality"     // "true" when the per-modality logits are outputs
 	MetaEnsembleWeights = "cen.ensemble_weights" // JSON list softmax(α), informational
 	MetaOutputStride    = "cen.output_stride"    // 4
-	MetaConv3x3         = "cen.conv3x3"          // how the 3×3 stride-1 convolutions are written: "plain" or "winograd"
+	MetaConv3x3         = "cen.conv3x3"          // "winograd" when some 3×3 stride-1 convolutions are written as Winograd, else "plain"
 )
 
 // metaFormatVersion is the value of MetaFormat this version writes and reads.
@@ -262,7 +262,7 @@ func (m *Model) finishModel(b *onnxBuilder, opt ExportOptions, gflops float64, K
 	md[MetaEnsembleWeights] = js(wts)
 	md[MetaOutputStride] = strconv.Itoa(OutputStride)
 	md[MetaConv3x3] = ConvPlain
-	if b.winograd {
+	if b.winogradLayers > 0 {
 		md[MetaConv3x3] = ConvWinograd
 	}
 	keys := make([]string, 0, len(md))
@@ -424,6 +424,7 @@ type onnxBuilder struct {
 	shared map[sharedConv][2]string // initializer names of shared convolution weights and bias
 	// winograd writes the eligible 3×3 convolutions as Winograd F(4×4, 3×3) (winogradConv).
 	winograd, winogradAll bool
+	winogradLayers        int               // convolutions written as Winograd
 	consts                map[string]string // int64 constants by value, shared between nodes
 }
 
@@ -508,7 +509,11 @@ func (b *onnxBuilder) conv(c *conv, bn *bn, x stream, relu bool) stream {
 					names[0] = b.floats(c.w.Name, wdims, c.w.Data)
 				}
 				if c.b != nil {
-					names[1] = b.floats(c.b.Name, []int64{int64(cout)}, c.b.Data)
+					biasName := c.b.Name
+					if wino {
+						biasName += ".winograd" // distinct from the plain form's, should a network use both
+					}
+					names[1] = b.floats(biasName, []int64{int64(cout)}, c.b.Data)
 				}
 				b.shared[key] = names
 			}
@@ -541,6 +546,7 @@ func (b *onnxBuilder) conv(c *conv, bn *bn, x stream, relu bool) stream {
 		}
 		var y string
 		if wino {
+			b.winogradLayers++
 			y = b.winogradConv(in, wn, bname, cin, cout, x.h, x.w)
 		} else {
 			ins := []string{in, wn}

@@ -10,13 +10,9 @@ import (
 // Runtime on any provider runs 3×3 stride-1 convolutions with 36 multiply-adds per input channel, output channel
 // and 4×4 output tile instead of 144: a 4× cut in the GEMM work, which is 91 % of RefineNet's FLOPs.
 //
-// For an input x [B, C, H, W] with tiles of 4×4 outputs (th × tw of them, T = th·tw):
-//
-//	d[i][j] = x padded by 1, rows i, i+4, …, columns j, j+4, …     36 strided Slices, [B, C, th, tw] each
-//	V = Bᵀ d B  over (i, j)                                         two MatMuls with the constant 6×6 Bᵀ
-//	M[ξ] = U[ξ] · V[ξ]  for the 36 points ξ                          one batched MatMul [36,1,Cout,C]·[36,B,C,T]
-//	y = Aᵀ M A  over ξ                                               two MatMuls with the constant 4×6 Aᵀ
-//	tiles back to planes                                            Transpose, Reshape, Slice, + bias
+// For an input x [B, C, H, W] cut into th × tw tiles of 4×4 outputs (T = th·tw), V = Bᵀ d B of every 6×6
+// input tile d, then the 36 GEMMs M[ξ] = U[ξ]·V[ξ] over the channels, then y = Aᵀ M A per tile (winogradConv
+// says how each step is written).
 //
 // The weights U = G g Gᵀ are computed once at export, in float64, with the batch norm already folded. The
 // transforms are the classic ones with the points 0, ±1, ±2 and ∞ (Lavin and Gray, 2016). The plain graph stays
