@@ -293,6 +293,40 @@ func sumTo(a, b int) (float64, float64) {
 	return s1(b) - s1(a-1), s2(b) - s2(a-1)
 }
 
+// colSums are the plane fit's running sums over a window's columns: of the
+// inverse depth (t, and its moments in u and v) and of the pixels without
+// depth (q and its moments). A column's five window sums m are those of
+// planeFitter.col; fc is the column.
+type colSums struct{ t, tu, tv, q, qu, quu, qv, quv, qvv float64 }
+
+func (s *colSums) add(m []float64, fc float64) {
+	s.t += m[0]
+	s.tu += fc * m[0]
+	s.tv += m[1]
+	if m[2] != 0 {
+		s.q += m[2]
+		s.qu += fc * m[2]
+		s.quu += fc * fc * m[2]
+		s.qv += m[3]
+		s.quv += fc * m[3]
+		s.qvv += m[4]
+	}
+}
+
+func (s *colSums) sub(m []float64, fc float64) {
+	s.t -= m[0]
+	s.tu -= fc * m[0]
+	s.tv -= m[1]
+	if m[2] != 0 {
+		s.q -= m[2]
+		s.qu -= fc * m[2]
+		s.quu -= fc * fc * m[2]
+		s.qv -= m[3]
+		s.quv -= fc * m[3]
+		s.qvv -= m[4]
+	}
+}
+
 // normals writes the unit normal of row v0's pixels at columns 0, sx, 2·sx,
 // ... into out (3 per pixel, at 3·u), oriented towards the camera, or zero
 // where the window's valid pixels do not fix a plane (fewer than three, or
@@ -318,53 +352,18 @@ func (p *planeFitter) normals(v0, sx int, rays rayGrid, holeOrient bool, out []f
 	next := 1 // columns to the next output
 	// Running sums over columns [u0 − r, u0 + r]: inverse depth, and the
 	// pixels without depth.
-	var t, tu, tv, q, qu, quu, qv, quv, qvv float64
+	var cs colSums
 	for c := 0; c < min(r, w); c++ {
-		m := col[5*c : 5*c+5 : 5*c+5]
-		fc := float64(c)
-		t += m[0]
-		tu += fc * m[0]
-		tv += m[1]
-		if m[2] != 0 {
-			q += m[2]
-			qu += fc * m[2]
-			quu += fc * fc * m[2]
-			qv += m[3]
-			quv += fc * m[3]
-			qvv += m[4]
-		}
+		cs.add(col[5*c:5*c+5:5*c+5], float64(c))
 	}
 	for u0 := 0; u0 < w; u0++ {
 		if c := u0 + r; c < w {
-			m := col[5*c : 5*c+5 : 5*c+5]
-			fc := float64(c)
-			t += m[0]
-			tu += fc * m[0]
-			tv += m[1]
-			if m[2] != 0 {
-				q += m[2]
-				qu += fc * m[2]
-				quu += fc * fc * m[2]
-				qv += m[3]
-				quv += fc * m[3]
-				qvv += m[4]
-			}
+			cs.add(col[5*c:5*c+5:5*c+5], float64(c))
 		}
 		if c := u0 - r - 1; c >= 0 {
-			m := col[5*c : 5*c+5 : 5*c+5]
-			fc := float64(c)
-			t -= m[0]
-			tu -= fc * m[0]
-			tv -= m[1]
-			if m[2] != 0 {
-				q -= m[2]
-				qu -= fc * m[2]
-				quu -= fc * fc * m[2]
-				qv -= m[3]
-				quv -= fc * m[3]
-				qvv -= m[4]
-			}
+			cs.sub(col[5*c:5*c+5:5*c+5], float64(c))
 		}
+		t, tu, tv, q, qu, quu, qv, quv, qvv := cs.t, cs.tu, cs.tv, cs.q, cs.qu, cs.quu, cs.qv, cs.quv, cs.qvv
 		if next--; next > 0 {
 			continue
 		}
