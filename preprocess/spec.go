@@ -386,17 +386,11 @@ func SpecFromMetadata(md map[string]string) (Spec, error) {
 		case KeyDepthChannels:
 			s.DepthChannels, err = strconv.Atoi(v)
 		case KeyResize:
-			var i int
-			i, err = parseEnum(resizeNames, v)
-			s.Resize = Resize(i)
+			err = parseEnum(resizeNames, v, &s.Resize)
 		case KeyRGBInterp:
-			var i int
-			i, err = parseEnum(interpNames, v)
-			s.RGBInterp = Interp(i)
+			err = parseEnum(interpNames, v, &s.RGBInterp)
 		case KeyDepthEncoding:
-			var i int
-			i, err = parseEnum(depthNames, v)
-			s.DepthEncoding = DepthEncoding(i)
+			err = parseEnum(depthNames, v, &s.DepthEncoding)
 		case KeyRGBScale:
 			s.RGBScale, err = parseFloat(v)
 		case KeyDepthScale:
@@ -418,21 +412,13 @@ func SpecFromMetadata(md map[string]string) (Spec, error) {
 		case KeyHHAWindow:
 			s.HHA.Window, err = strconv.Atoi(v)
 		case KeyHHAFloor:
-			var i int
-			i, err = parseEnum(floorNames, v)
-			s.HHA.Floor = HHAFloor(i)
+			err = parseEnum(floorNames, v, &s.HHA.Floor)
 		case KeyHHAHoles:
-			var i int
-			i, err = parseEnum(holesNames, v)
-			s.HHA.Holes = HHAHoles(i)
+			err = parseEnum(holesNames, v, &s.HHA.Holes)
 		case KeyHHAOrder:
-			var i int
-			i, err = parseEnum(orderNames, v)
-			s.HHA.Order = HHAOrder(i)
+			err = parseEnum(orderNames, v, &s.HHA.Order)
 		case KeyHHAResolution:
-			var i int
-			i, err = parseEnum(hhaResolNames, v)
-			s.HHA.Resolution = HHAResolution(i)
+			err = parseEnum(hhaResolNames, v, &s.HHA.Resolution)
 		default:
 			err = fmt.Errorf("unknown key")
 		}
@@ -446,13 +432,15 @@ func SpecFromMetadata(md map[string]string) (Spec, error) {
 	return s, nil
 }
 
-func parseEnum(names []string, v string) (int, error) {
+// parseEnum sets *dst to the index of v in names (case-insensitively).
+func parseEnum[T ~int](names []string, v string, dst *T) error {
 	for i, n := range names {
 		if strings.EqualFold(n, v) {
-			return i, nil
+			*dst = T(i)
+			return nil
 		}
 	}
-	return 0, fmt.Errorf("want one of %s", strings.Join(names, ", "))
+	return fmt.Errorf("want one of %s", strings.Join(names, ", "))
 }
 
 func parseFloat(v string) (float32, error) {
