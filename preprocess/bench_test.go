@@ -98,12 +98,15 @@ func BenchmarkEncodeHHA640x480(b *testing.B) {
 	defer runtime.GOMAXPROCS(runtime.GOMAXPROCS(1))
 	cam := calibration.Pinhole{Width: 640, Height: 480, K: [9]float64{525, 0, 319.5, 0, 525, 239.5, 0, 0, 1}}
 	depth := roomDepth(cam, rotX(-20))
-	b.SetBytes(int64(4 * len(depth.Pix)))
-	b.ReportAllocs()
-	b.ResetTimer()
-	for i := 0; i < b.N; i++ {
-		if _, _, err := EncodeHHA(depth, cam, [3]float64{}); err != nil {
-			b.Fatal(err)
-		}
+	for _, floor := range []HHAFloor{LowestFloor, RobustFloor} {
+		b.Run(floor.String(), func(b *testing.B) {
+			b.SetBytes(int64(4 * len(depth.Pix)))
+			b.ReportAllocs()
+			for i := 0; i < b.N; i++ {
+				if _, _, err := (HHAConf{Floor: floor}).Encode(depth, cam, [3]float64{}); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
 	}
 }

@@ -148,6 +148,9 @@ func hhaInto(out []uint8, s *hhaScratch, depth DepthImage, cam calibration.Pinho
 			}
 		}
 	}
+	if conf.Floor == RobustFloor && !math.IsInf(float64(lowest), 1) {
+		lowest = lowestSurface(d, w, h, hx, uy, uz, cy, ify, lowest)
+	}
 	if refHoles && holes {
 		lowest = min(lowest, 0) // the reference's holes are points at the camera
 	}
@@ -187,6 +190,51 @@ func hhaInto(out []uint8, s *hhaScratch, depth DepthImage, cam calibration.Pinho
 		}
 	}
 	return up, nil
+}
+
+// lowestSurface returns the height of the lowest surface in view (RobustFloor): heights above the lowest
+// reading go into 1 cm bins up to 2 m; from the bin where the 0.5 % lowest points end, the fullest bin of
+// the next 20 cm is the surface, and the mean height of the points within 2 cm of it is returned.
+func lowestSurface(d []float32, w, h int, hx []float32, uy, uz, cy, ify, lowest float32) float32 {
+	const bins, binWidth = 200, 0.01
+	var count [bins]int
+	var sum [bins]float64
+	total := 0
+	for y := 0; y < h; y++ {
+		hy := uy*(float32(y)-cy)*ify + uz
+		for x, z := range d[y*w : (y+1)*w] {
+			if z == 0 {
+				continue
+			}
+			total++
+			rel := z*(hx[x]+hy) - lowest
+			if b := int(rel / binWidth); b < bins {
+				count[b]++
+				sum[b] += float64(rel)
+			}
+		}
+	}
+	start, seen := 0, 0
+	for start < bins-1 && seen+count[start] < total/200 {
+		seen += count[start]
+		start++
+	}
+	peak := start
+	for b := start; b < min(bins, start+20); b++ {
+		if count[b] > count[peak] {
+			peak = b
+		}
+	}
+	var n int
+	var m float64
+	for b := max(0, peak-2); b <= min(bins-1, peak+2); b++ {
+		n += count[b]
+		m += sum[b]
+	}
+	if n == 0 {
+		return lowest
+	}
+	return lowest + float32(m/float64(n))
 }
 
 // rayGrid is the pinhole model the normals are expressed in.

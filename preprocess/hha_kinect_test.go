@@ -98,6 +98,12 @@ func TestHHAOnKinectLikeDepthFromPitchedAndRolledCameras(t *testing.T) {
 			if e.gravity > limits.gravity || e.heightTruth > limits.heightTruth || e.heightGravity > limits.heightGravity || e.angleTruth > limits.angleTruth {
 				t.Errorf("pitch %g° roll %g° noisy=%v: errors %+v, limits %+v", pose.pitch, pose.roll, noisy, e, limits)
 			}
+			// Heights from the lowest surface instead of the lowest reading (RobustFloor).
+			r := measureHHA(t, ts, cam, HHAConf{Floor: RobustFloor})
+			t.Logf("  robust floor: height %.2f levels from the truth", r.heightTruth)
+			if lim := map[bool]float64{false: 0.3, true: 1}[noisy]; r.heightTruth > lim {
+				t.Errorf("pitch %g° roll %g° noisy=%v, robust floor: height %.2f levels from the truth (limit %g)", pose.pitch, pose.roll, noisy, r.heightTruth, lim)
+			}
 		}
 	}
 }

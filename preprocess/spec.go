@@ -52,6 +52,14 @@ const (
 	// it is less than 90 cm below the camera, when the floor is taken to be
 	// 130 cm below the camera (a view that shows no floor).
 	ReferenceFloor
+	// RobustFloor measures height from the lowest surface rather than the
+	// lowest reading: the densest height within 20 cm above the 0.5 %
+	// lowest points, averaged over ±2 cm. On sensor depth the lowest
+	// reading lies a few centimetres below the floor (the noise's tail), so
+	// LowestFloor and ReferenceFloor read the floor 2–3 cm high; this one
+	// reads it at 0. Not the reference's encoding: a model trained on the
+	// reference's HHA expects LowestFloor or ReferenceFloor.
+	RobustFloor
 )
 
 // HHAHoles says how HHA encodes pixels without depth.
@@ -139,8 +147,8 @@ func (c HHAConf) Validate() error {
 	switch {
 	case c.Window != 0 && (c.Window < 3 || c.Window > maxHHAWindow || c.Window%2 == 0):
 		return fmt.Errorf("preprocess: HHA normal window %d is not an odd size from 3 to %d", c.Window, maxHHAWindow)
-	case c.Floor != LowestFloor && c.Floor != ReferenceFloor:
-		return fmt.Errorf("preprocess: HHA floor %d is not lowest or reference", int(c.Floor))
+	case c.Floor < LowestFloor || c.Floor > RobustFloor:
+		return fmt.Errorf("preprocess: HHA floor %d is not one of %s", int(c.Floor), strings.Join(floorNames, ", "))
 	case c.Holes != InvalidHoles && c.Holes != ReferenceHoles:
 		return fmt.Errorf("preprocess: HHA holes %d is not invalid or reference", int(c.Holes))
 	case c.Order != OrderDHA && c.Order != OrderAHD:
@@ -158,7 +166,7 @@ var (
 	resizeNames   = []string{"stretch", "letterbox"}
 	interpNames   = []string{"bicubic", "bilinear"}
 	depthNames    = []string{"replicate", "hha"}
-	floorNames    = []string{"lowest", "reference"}
+	floorNames    = []string{"lowest", "reference", "robust"}
 	holesNames    = []string{"invalid", "reference"}
 	orderNames    = []string{"dha", "ahd"}
 	hhaResolNames = []string{"network", "sensor"}
@@ -173,7 +181,7 @@ func (i Interp) String() string { return enumName(interpNames, int(i)) }
 // String returns the metadata name: "replicate" or "hha".
 func (d DepthEncoding) String() string { return enumName(depthNames, int(d)) }
 
-// String returns the metadata name: "lowest" or "reference".
+// String returns the metadata name: "lowest", "reference" or "robust".
 func (f HHAFloor) String() string { return enumName(floorNames, int(f)) }
 
 // String returns the metadata name: "invalid" or "reference".
