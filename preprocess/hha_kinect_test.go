@@ -82,7 +82,9 @@ func measureHHA(t *testing.T, ts *truthScene, cam calibration.Pinhole, conf HHAC
 // 1–3 m away, 8–12 at 3–5 m, where the window spans only a few of the
 // sensor's depth steps. Heights from the sensor's lowest point sit 2–3 levels
 // above the true ones: the lowest reading lies a few centimetres below the
-// floor, in the reference's definition as in ours.
+// floor, in the reference's definition as in ours. With hha_window=13 and
+// hha_floor=robust the same depth meets the truth within 2.0–2.9 levels of
+// angle and 0.2–0.5 of height.
 func TestHHAOnKinectLikeDepthFromPitchedAndRolledCameras(t *testing.T) {
 	cam := calibration.Pinhole{Width: 640, Height: 480, K: [9]float64{577.3, 0, 319.5, 0, 577.3, 239.5, 0, 0, 1}}
 	for _, pose := range []struct{ pitch, roll float64 }{{-12, 4}, {-22, -3}, {-30, 6}, {-5, -2}} {
@@ -98,11 +100,18 @@ func TestHHAOnKinectLikeDepthFromPitchedAndRolledCameras(t *testing.T) {
 			if e.gravity > limits.gravity || e.heightTruth > limits.heightTruth || e.heightGravity > limits.heightGravity || e.angleTruth > limits.angleTruth {
 				t.Errorf("pitch %g° roll %g° noisy=%v: errors %+v, limits %+v", pose.pitch, pose.roll, noisy, e, limits)
 			}
-			// Heights from the lowest surface instead of the lowest reading (RobustFloor).
-			r := measureHHA(t, ts, cam, HHAConf{Floor: RobustFloor})
-			t.Logf("  robust floor: height %.2f levels from the truth", r.heightTruth)
-			if lim := map[bool]float64{false: 0.3, true: 1}[noisy]; r.heightTruth > lim {
-				t.Errorf("pitch %g° roll %g° noisy=%v, robust floor: height %.2f levels from the truth (limit %g)", pose.pitch, pose.roll, noisy, r.heightTruth, lim)
+			// The settings for a model trained on cen's own HHA: heights from the lowest surface instead of the
+			// lowest reading (RobustFloor), normals over 13×13 windows, which span enough of the sensor's depth
+			// steps. The limits: gravity within 1°, height within 2 levels, angle within 4.
+			r := measureHHA(t, ts, cam, HHAConf{Window: 13, Floor: RobustFloor})
+			t.Logf("  hha_window=13,hha_floor=robust: gravity %.2f° off; height %.2f levels from the truth; angle %.2f levels from the truth (%d px inside surfaces), %.2f over all valid px",
+				r.gravity, r.heightTruth, r.angleTruth, r.interior, r.angleAll)
+			lim := hhaErrors{gravity: 0.25, heightTruth: 0.3, angleTruth: 0.75}
+			if noisy {
+				lim = hhaErrors{gravity: 1, heightTruth: 2, angleTruth: 4}
+			}
+			if r.gravity > lim.gravity || r.heightTruth > lim.heightTruth || r.angleTruth > lim.angleTruth {
+				t.Errorf("pitch %g° roll %g° noisy=%v, window 13, robust floor: errors %+v, limits %+v", pose.pitch, pose.roll, noisy, r, lim)
 			}
 		}
 	}
