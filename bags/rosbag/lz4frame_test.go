@@ -31,6 +31,37 @@ func TestXXH32GivesTheReferenceValues(t *testing.T) {
 	}
 }
 
+// TestXXH32AgreesWithPierrecAtEveryLength checks the checksum at each length up to 300 bytes, so through
+// every path of its loop (none, one and two 16-byte stripes per pass, and the 4-byte and 1-byte tails):
+// pierrec/lz4 writes frames with its own xxh32 of the content, which lz4Decode verifies.
+func TestXXH32AgreesWithPierrecAtEveryLength(t *testing.T) {
+	x := uint32(2463534242)
+	data := make([]byte, 300)
+	for i := range data {
+		x ^= x << 13
+		x ^= x >> 17
+		x ^= x << 5
+		data[i] = byte(x)
+	}
+	for n := 0; n <= len(data); n++ {
+		var b bytes.Buffer
+		w := lz4.NewWriter(&b)
+		if err := w.Apply(lz4.ChecksumOption(true)); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := w.Write(data[:n]); err != nil {
+			t.Fatal(err)
+		}
+		if err := w.Close(); err != nil {
+			t.Fatal(err)
+		}
+		got, err := lz4Decode(nil, b.Bytes(), int64(n))
+		if err != nil || !bytes.Equal(got, data[:n]) {
+			t.Fatalf("%d bytes: %v", n, err)
+		}
+	}
+}
+
 // lz4TestData is 3 MiB that compresses in places (runs, repeated text) and not in others (noise).
 func lz4TestData() []byte {
 	var b bytes.Buffer
