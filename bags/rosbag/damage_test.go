@@ -184,6 +184,53 @@ func TestCorruptedBytesGiveAnErrorOrMessagesButNeverAPanic(t *testing.T) {
 	}
 }
 
+func TestReadingAheadDeliversWhatReadingEachChunkInTurnDelivers(t *testing.T) {
+	t.Parallel()
+	if runtime.GOMAXPROCS(0) < 2 {
+		t.Skip("reading ahead needs more than one CPU")
+	}
+	// read returns what reading b gives with the given read-ahead: messages and the error that ended them.
+	read := func(t *testing.T, b []byte, ahead int, f Filter) ([]msgSummary, string) {
+		r, err := NewReader(bytes.NewReader(b), int64(len(b)), "x.bag")
+		if err != nil {
+			return nil, err.Error()
+		}
+		r.ahead = ahead
+		ms, err := readAll(t, r, f)
+		return ms, fmt.Sprint(err)
+	}
+	for comp, full := range smallBags(t) {
+		t.Run(comp, func(t *testing.T) {
+			t.Parallel()
+			r, _ := NewReader(bytes.NewReader(full), int64(len(full)), "full.bag")
+			b := bytes.Clone(full)
+			for k, i := range damagePositions(full, r.chunks, comp) {
+				if k%3 != 0 {
+					continue
+				}
+				b[i] ^= 0xFF
+				for _, tc := range []struct {
+					what string
+					b    []byte
+					f    Filter
+				}{
+					{fmt.Sprintf("cut at %d", i), full[:i], Filter{}},
+					{fmt.Sprintf("byte %d flipped", i), b, Filter{}},
+					{fmt.Sprintf("byte %d flipped, reading /b", i), b, Filter{Topics: []string{"/b"}}},
+				} {
+					inTurn, inTurnErr := read(t, tc.b, 0, tc.f)
+					ahead, aheadErr := read(t, tc.b, readAhead, tc.f)
+					if !slices.Equal(ahead, inTurn) || aheadErr != inTurnErr {
+						t.Fatalf("%s: reading ahead gave %d messages and error %s, reading in turn %d and %s",
+							tc.what, len(ahead), aheadErr, len(inTurn), inTurnErr)
+					}
+				}
+				b[i] ^= 0xFF
+			}
+		})
+	}
+}
+
 // damagePositions are the byte offsets the truncation and corruption tests try: every byte of a bag
 // except the bag header's padding (every 101st). bz2 is slow to decode (every new decoder clears a
 // 3.6 MB table) and its records are the same code as the others': there only the ends of each chunk's

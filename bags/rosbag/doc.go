@@ -31,8 +31,9 @@
 // [Open] reads the index of an indexed bag; an unindexed bag (index_pos 0, or an index that is cut short
 // or damaged) is indexed by a linear scan of its records, using the index data records that follow each
 // complete chunk and decompressing only the chunks they do not describe. [Reader.Messages] then streams
-// messages in file order, one chunk decompressed at a time into reused buffers, so memory does not grow
-// with the bag. Chunks that hold none of the wanted connections are skipped without being decompressed.
+// messages in file order, reading and decompressing the next two chunks in goroutines while the caller
+// works on the current one, into reused buffers, so memory does not grow with the bag. Chunks that hold
+// none of the wanted connections are skipped without being decompressed.
 // Open maps the file, so uncompressed message data is handed out without a copy; [NewReader] reads any
 // io.ReaderAt instead. Chunks may be uncompressed, lz4 (the LZ4 frame format, as roslz4 writes it) or bz2.
 //

@@ -7,6 +7,8 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"os"
+	"runtime"
 )
 
 // Filter selects messages. The zero Filter selects every message.
@@ -28,8 +30,10 @@ type Message struct {
 // Iterator streams the messages of a bag in file order: chunk by chunk, and within a chunk in the order
 // they were written. For a bag made by rosbag record that is the order of reception (rosbag play and
 // ROS's Python reader use time order instead; the two differ only where receive times go backwards).
-// Only one chunk is held decompressed at a time, in buffers reused from chunk to chunk. An Iterator is
-// for one goroutine.
+// While the caller works on one chunk's messages, the next two are read and decompressed ahead, each in
+// a goroutine of its own (when the process may use more than one CPU), so at most three chunks are held
+// at a time, in buffers reused from chunk to chunk. An Iterator is for one goroutine; it needs no
+// closing (the read-ahead of an abandoned one ends with its chunks).
 //
 //	it := r.Messages(rosbag.Filter{Topics: []string{"/camera/rgb/image_raw"}})
 //	for it.Next() {
@@ -42,7 +46,7 @@ type Iterator struct {
 	f      Filter
 	want   map[uint32]bool // nil: every connection
 	chunks []chunk
-	next   int // next chunk to load
+	next   int // next chunk to start reading
 
 	data    []byte // the current chunk's uncompressed records
 	pos     int    // next record in data
@@ -54,15 +58,45 @@ type Iterator struct {
 
 	released int64 // pages of a mapped bag before this offset have been given back
 
+	ahead          int      // chunks read ahead in goroutines; 0 reads each chunk when it is reached
+	queue          []*fetch // chunks being read, in file order; queue[0] is delivered next
+	curF           *fetch   // the fetch whose buffers hold data
+	spare          []*fetch // fetches done with, kept for their buffers
+	relOff, relLen int64    // pages for the next fetch to give back
+}
+
+// readAhead is how many chunks an Iterator reads ahead of the one it delivers. Decompression (and, for a
+// mapped bag, bringing its pages in) then runs on other cores, overlapping with the caller's work on the
+// current chunk, and with two the decoding of one chunk with that of the next when the caller does
+// little. (Reader.ahead holds it; tests set that to 0 for the path that reads each chunk when it is
+// reached.)
+const readAhead = 2
+
+// chunkBufs are the buffers a chunk is read and decompressed into.
+type chunkBufs struct {
 	raw []byte // compressed bytes read from the file (ReadAt sources only)
 	buf []byte // decompressed chunk
 	bzs bytes.Reader
 }
 
+// fetch is the reading of one chunk: its records, and the damage met on the way (see decompress).
+type fetch struct {
+	c              *chunk
+	relOff, relLen int64 // pages of a mapped bag to give back first
+	bufs           chunkBufs
+	data           []byte
+	err            error
+	done           chan struct{} // receives once data and err are set, for a fetch run in a goroutine
+	sink           byte          // what touching the pages read, kept so that the reads are not optimized away
+}
+
 // Messages returns an iterator over the messages f selects. Chunks whose index shows none of the wanted
 // connections, or no time inside [f.Start, f.End], are skipped without being read.
 func (r *Reader) Messages(f Filter) *Iterator {
-	it := &Iterator{r: r, f: f, chunks: r.chunks}
+	it := &Iterator{r: r, f: f, chunks: r.chunks, ahead: r.ahead}
+	if runtime.GOMAXPROCS(0) < 2 {
+		it.ahead = 0 // no other core to read on
+	}
 	if len(f.Topics) > 0 {
 		topics := map[string]bool{}
 		for _, t := range f.Topics {
@@ -117,29 +151,102 @@ func (it *Iterator) Err() error { return it.err }
 
 // load makes the next wanted chunk current; false at the end.
 func (it *Iterator) load() bool {
-	it.cur = nil
-	for it.next < len(it.chunks) {
+	it.cur, it.data, it.pos = nil, nil, 0
+	if it.curF != nil {
+		// The caller is past the current chunk's messages: its buffers may take another chunk.
+		it.spare = append(it.spare, it.curF)
+		it.curF = nil
+	}
+	it.schedule(max(it.ahead, 1))
+	if len(it.queue) == 0 {
+		it.r.src.release(it.released, it.r.src.size-it.released)
+		it.released = it.r.src.size
+		if it.r.tail != nil {
+			it.err = it.r.tail
+		}
+		return false
+	}
+	f := it.queue[0]
+	it.queue = append(it.queue[:0], it.queue[1:]...)
+	if it.ahead > 0 {
+		<-f.done
+	}
+	it.curF, it.cur = f, f.c
+	it.data, it.pending = f.data, f.err
+	// Pages of a mapped bag that the iterator has passed are given back in batches (a call per chunk
+	// costs more than it saves), so that a full read keeps at most about releaseBatch resident. The next
+	// fetch does it, off this goroutine; the wait for that fetch bounds how far the release may lag.
+	if it.r.src.mapped && f.c.pos-it.released >= releaseBatch {
+		it.relOff, it.relLen = it.released, f.c.pos-it.released
+		it.released = f.c.pos
+	}
+	it.schedule(it.ahead)
+	if it.relLen > 0 { // no fetch took it
+		it.r.src.release(it.relOff, it.relLen)
+		it.relLen = 0
+	}
+	return true
+}
+
+// schedule starts reading wanted chunks until n are queued: in goroutines when reading ahead, else here.
+func (it *Iterator) schedule(n int) {
+	for len(it.queue) < n && it.next < len(it.chunks) {
 		c := &it.chunks[it.next]
 		it.next++
 		if !it.wanted(c) {
 			continue
 		}
-		// Pages of a mapped bag that the iterator has passed are given back in batches (a call per chunk
-		// costs more than it saves), so that a full read keeps at most about releaseBatch resident.
-		it.released = it.r.passed(it.released, c.pos)
-		it.cur = c
-		it.data, it.pending = it.decompress(c)
-		it.pos = 0
-		return true
+		var f *fetch
+		if k := len(it.spare); k > 0 {
+			f, it.spare = it.spare[k-1], it.spare[:k-1]
+		} else {
+			f = &fetch{done: make(chan struct{}, 1)}
+		}
+		f.c, f.relOff, f.relLen = c, it.relOff, it.relLen
+		it.relLen = 0
+		it.queue = append(it.queue, f)
+		if it.ahead == 0 {
+			f.run(it.r)
+			continue
+		}
+		r := it.r
+		go func() {
+			// Close waits for this (and this finds r closed after it), so the mapping stays valid here.
+			r.mu.RLock()
+			defer r.mu.RUnlock()
+			if r.closed {
+				f.data, f.err = nil, r.errAt(c.pos, errors.New("the Reader was closed"))
+			} else {
+				f.run(r)
+				if r.src.mapped && c.comp == compNone {
+					// The data is a view of the mapping: bringing its pages in here moves the page faults
+					// (one per few pages) from the caller onto this goroutine.
+					f.sink = touchPages(f.data)
+				}
+			}
+			f.done <- struct{}{}
+		}()
 	}
-	it.data, it.pos = nil, 0
-	it.r.src.release(it.released, it.r.src.size-it.released)
-	it.released = it.r.src.size
-	if it.r.tail != nil {
-		it.err = it.r.tail
-	}
-	return false
 }
+
+// run gives back the pages f is to release, then reads f's chunk.
+func (f *fetch) run(r *Reader) {
+	if f.relLen > 0 {
+		r.src.release(f.relOff, f.relLen)
+	}
+	f.data, f.err = r.decompress(f.c, &f.bufs)
+}
+
+// touchPages reads a byte of every page of b, which brings a mapping's pages in.
+func touchPages(b []byte) byte {
+	var s byte
+	for i := 0; i < len(b); i += pageSize {
+		s += b[i]
+	}
+	return s
+}
+
+var pageSize = os.Getpagesize()
 
 // wanted reports whether chunk c may hold a selected message.
 func (it *Iterator) wanted(c *chunk) bool {
@@ -272,9 +379,8 @@ func walkRecords(data []byte, fn func(h *header, body []byte) error) (int, error
 // decompress returns chunk c's uncompressed records and the damage met on the way. When the data is cut
 // short (by the end of the file, or because its recorder never closed the chunk) the records are the part
 // that decoded before the cut, so that they can be delivered first; bad compressed data gives none.
-func (it *Iterator) decompress(c *chunk) ([]byte, error) {
-	r := it.r
-	raw, err := r.src.at(c.dataOff, c.dataLen, &it.raw)
+func (r *Reader) decompress(c *chunk, b *chunkBufs) ([]byte, error) {
+	raw, err := r.src.at(c.dataOff, c.dataLen, &b.raw)
 	if err != nil {
 		// The chunk list is clipped to the file, so this is an I/O error.
 		return nil, r.errAt(c.pos, fmt.Errorf("chunk data: %w", err))
@@ -297,15 +403,15 @@ func (it *Iterator) decompress(c *chunk) ([]byte, error) {
 		}
 		data = raw
 	case compLZ4:
-		data, err = lz4Decode(it.buf[:0], raw, limit)
-		it.buf = data[:0]
+		data, err = lz4Decode(b.buf[:0], raw, limit)
+		b.buf = data[:0]
 		if err == nil && !c.open && int64(len(data)) != c.size {
 			err = fmt.Errorf("decompressed data ends after %d bytes, the chunk's size field says %d", len(data), c.size)
 		}
 	case compBZ2:
-		it.bzs.Reset(raw)
-		data, err = readChunk(bzip2.NewReader(&it.bzs), it.buf, limit, !c.open, int64(len(raw)))
-		it.buf = data[:0]
+		b.bzs.Reset(raw)
+		data, err = readChunk(bzip2.NewReader(&b.bzs), b.buf, limit, !c.open, int64(len(raw)))
+		b.buf = data[:0]
 	default:
 		return nil, r.errAt(c.pos, fmt.Errorf("unknown chunk compression %q", c.compStr))
 	}

@@ -9,6 +9,7 @@ import (
 	"math"
 	"os"
 	"sort"
+	"sync"
 )
 
 // Info describes a bag, from its index or, for an unindexed bag, from the linear scan Open made.
@@ -55,7 +56,11 @@ type Reader struct {
 	// maxChunk bounds a chunk's uncompressed size (a corrupt size field must not become a huge allocation;
 	// the fuzz test lowers it).
 	maxChunk int64
-	closed   bool
+	ahead    int // chunks an iterator reads ahead (readAhead)
+	// mu is held for reading by the goroutines that read chunks ahead, and for writing by Close, which so
+	// waits for them before it unmaps the file.
+	mu     sync.RWMutex
+	closed bool
 }
 
 type compression uint8
@@ -132,14 +137,18 @@ func Open(path string) (*Reader, error) {
 	return r, nil
 }
 
-// NewReader reads the bag in ra, which holds size bytes; name identifies it in errors. Close does not
-// close ra.
+// NewReader reads the bag in ra, which holds size bytes; name identifies it in errors. Iterators read
+// chunks ahead with ReadAt calls from goroutines of their own, in parallel, as io.ReaderAt allows. Close
+// waits for those calls but does not close ra: close ra after the Reader.
 func NewReader(ra io.ReaderAt, size int64, name string) (*Reader, error) {
 	return newReader(source{name: name, ra: ra, size: size}, math.MaxUint32)
 }
 
-// Close releases the file. Message data handed out before must not be used after it.
+// Close releases the file, once the chunks that iterators are reading ahead are read. Message data
+// handed out before must not be used after it.
 func (r *Reader) Close() error {
+	r.mu.Lock()
+	defer r.mu.Unlock()
 	if r.closed {
 		return nil
 	}
@@ -168,7 +177,7 @@ func (r *Reader) errAt(off int64, err error) *Error {
 }
 
 func newReader(src source, maxChunk int64) (*Reader, error) {
-	r := &Reader{src: src, maxChunk: maxChunk, conns: map[uint32]*Connection{}}
+	r := &Reader{src: src, maxChunk: maxChunk, ahead: readAhead, conns: map[uint32]*Connection{}}
 	r.info.Size = src.size
 	var buf []byte
 	b, err := src.at(0, int64(len(magic)), &buf)
@@ -181,7 +190,7 @@ func newReader(src source, maxChunk int64) (*Reader, error) {
 		}
 		return nil, r.errAt(0, fmt.Errorf("%w: no %q line", ErrNotBag, bytes.TrimSpace([]byte(magic))))
 	}
-	rec, err := r.readRecord(int64(len(magic)), &buf)
+	rec, err := r.readRecord(int64(len(magic)), &buf, false)
 	if err == nil && rec.h.op != opBagHeader {
 		err = fmt.Errorf("first record is %s, want the bag header", opName(rec.h.op))
 	}
@@ -218,21 +227,43 @@ type record struct {
 	end     int64
 }
 
+// headerGuess is what readRecord reads first: enough for a chunk's header and the length after it.
+const headerGuess = 128
+
 // readRecord reads the header of the record at off. A data length that runs past the end of the file is
-// reported with the record filled in, so that a caller can use the data there is.
-func (r *Reader) readRecord(off int64, buf *[]byte) (record, error) {
+// reported with the record filled in, so that a caller can use the data there is. dense says that the
+// records around are read too (the index section), so that a mapped file is better read through the
+// mapping; otherwise headers are peeked (see source.peek).
+func (r *Reader) readRecord(off int64, buf *[]byte, dense bool) (record, error) {
 	rec := record{off: off}
-	b, err := r.src.at(off, 4, buf)
-	if err != nil {
-		return rec, fmt.Errorf("record header length: %w", err)
+	get := r.src.peek
+	if dense {
+		get = r.src.at
 	}
-	hl := int64(binary.LittleEndian.Uint32(b))
-	if hl > maxHeaderLen {
-		return rec, fmt.Errorf("record header length %d is implausible (more than %d)", hl, maxHeaderLen)
+	// One read brings the usual header, of a few dozen bytes, and the data length after it. When it does
+	// not, the two reads below do, and give the errors.
+	var b []byte
+	hl := int64(-1)
+	if r.src.size-off >= headerGuess {
+		g, err := get(off, headerGuess, buf)
+		if err == nil {
+			if n := int64(binary.LittleEndian.Uint32(g)); 4+n+4 <= headerGuess {
+				hl, b = n, g[4:4+n+4]
+			}
+		}
 	}
-	b, err = r.src.at(off+4, hl+4, buf)
-	if err != nil {
-		return rec, fmt.Errorf("record header of %d bytes: %w", hl, err)
+	if hl < 0 {
+		l, err := get(off, 4, buf)
+		if err != nil {
+			return rec, fmt.Errorf("record header length: %w", err)
+		}
+		hl = int64(binary.LittleEndian.Uint32(l))
+		if hl > maxHeaderLen {
+			return rec, fmt.Errorf("record header length %d is implausible (more than %d)", hl, maxHeaderLen)
+		}
+		if b, err = get(off+4, hl+4, buf); err != nil {
+			return rec, fmt.Errorf("record header of %d bytes: %w", hl, err)
+		}
 	}
 	if err := parseHeader(b[:hl], &rec.h); err != nil {
 		return rec, err
@@ -258,7 +289,7 @@ func (r *Reader) readIndex(first int64, bh header) ([]chunk, error) {
 	var buf []byte
 	var infos []chunk
 	for off := start; off < r.src.size; {
-		rec, err := r.readRecord(off, &buf)
+		rec, err := r.readRecord(off, &buf, true)
 		if err != nil {
 			return nil, r.errAt(off, fmt.Errorf("index section: %w", err))
 		}
@@ -305,7 +336,7 @@ func (r *Reader) readIndex(first int64, bh header) ([]chunk, error) {
 		if i+1 < len(infos) {
 			limit = infos[i+1].pos
 		}
-		rec, err := r.readRecord(ci.pos, &buf)
+		rec, err := r.readRecord(ci.pos, &buf, false)
 		if err == nil && rec.h.op != opChunk {
 			err = fmt.Errorf("the index lists a chunk here, but the record is %s", opName(rec.h.op))
 		}
@@ -398,7 +429,7 @@ func (r *Reader) scan(first, indexPos int64) {
 // file when the scan must stop (after calling fail, on damage).
 func (r *Reader) next(off int64, buf *[]byte, fail func(int64, error)) int64 {
 	end := r.src.size
-	rec, err := r.readRecord(off, buf)
+	rec, err := r.readRecord(off, buf, false)
 	if err != nil {
 		if rec.h.op == opChunk && rec.dataLen > 0 && errors.Is(err, io.ErrUnexpectedEOF) && rec.dataOff <= r.src.size {
 			// A chunk cut by the end of the file: read what there is, then report the cut.
@@ -459,7 +490,7 @@ func (r *Reader) next(off int64, buf *[]byte, fail func(int64, error)) int64 {
 
 // scanChunks reads the chunks that the index data records do not fully describe.
 func (r *Reader) scanChunks() {
-	it := &Iterator{r: r} // its buffers serve every chunk
+	var bufs chunkBufs // serve every chunk
 	for i := range r.chunks {
 		c := &r.chunks[i]
 		known := c.counts != nil && c.cut == nil && !c.open
@@ -471,7 +502,7 @@ func (r *Reader) scanChunks() {
 		if known {
 			continue
 		}
-		if err := r.countChunk(it, c); err != nil {
+		if err := r.countChunk(&bufs, c); err != nil {
 			r.chunks = r.chunks[:i+1]
 			r.tail = err
 			return
@@ -517,8 +548,8 @@ func (c *chunk) addTime(t Time) {
 
 // countChunk decompresses c once to learn its connections, message counts and times. It returns the
 // damage that stops reading in it (its records before the damage are counted).
-func (r *Reader) countChunk(it *Iterator, c *chunk) error {
-	data, derr := it.decompress(c)
+func (r *Reader) countChunk(bufs *chunkBufs, c *chunk) error {
+	data, derr := r.decompress(c, bufs)
 	counts := map[uint32]uint32{}
 	c.timed = false
 	off, perr := walkRecords(data, func(h *header, body []byte) error {

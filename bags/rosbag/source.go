@@ -19,6 +19,19 @@ type source struct {
 // the file ends before off+n it returns the bytes there are and an error wrapping io.ErrUnexpectedEOF, so a
 // caller never allocates more than the file holds.
 func (s *source) at(off, n int64, buf *[]byte) ([]byte, error) {
+	return s.get(off, n, buf, s.mm != nil)
+}
+
+// peek is at for record headers: it reads a mapped file with ReadAt. A chunk's header is a few bytes
+// every megabyte or so; touching it in the mapping maps the 64 KB around it (the kernel maps pages around
+// a fault), which Open then has to give back again. That fault and teardown per chunk was most of the time
+// Open took on a bag of large chunks; a pread of the header costs a fraction of it.
+func (s *source) peek(off, n int64, buf *[]byte) ([]byte, error) {
+	return s.get(off, n, buf, s.mm != nil && !s.mapped)
+}
+
+// get is at and peek: view says whether to return a view of s.mm.
+func (s *source) get(off, n int64, buf *[]byte, view bool) ([]byte, error) {
 	var short error
 	if off < 0 || off > s.size {
 		return nil, fmt.Errorf("offset %d is beyond the end of the file (%d bytes): %w", off, s.size, io.ErrUnexpectedEOF)
@@ -26,11 +39,13 @@ func (s *source) at(off, n int64, buf *[]byte) ([]byte, error) {
 	if left := s.size - off; n > left {
 		n, short = left, fmt.Errorf("%w: the file ends %d bytes into it", io.ErrUnexpectedEOF, left)
 	}
-	if s.mm != nil {
+	if view {
 		return s.mm[off : off+n : off+n], short
 	}
 	if int64(cap(*buf)) < n {
-		*buf = make([]byte, n)
+		// A quarter to spare, so that chunks a little larger than the last do not each take a new buffer;
+		// never beyond what the file holds.
+		*buf = make([]byte, n, min(n+n/4, s.size-off))
 	}
 	b := (*buf)[:n]
 	m, err := s.ra.ReadAt(b, off)
