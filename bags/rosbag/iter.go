@@ -333,7 +333,12 @@ func (r *Reader) recordErr(c *chunk, off int, err, pending error) error {
 	return r.errAt(c.pos, fmt.Errorf("record at byte %d of the chunk's uncompressed data: %w", off, err))
 }
 
-const releaseBatch = 32 << 20
+// releaseBatch is how much of a mapped bag an iterator passes before it gives those pages back. Its pages
+// count in the process's resident set, so this bounds what reading a bag adds to it. 32 MB put a 60-frame
+// bag (17 MB, never released) 10–11 % below one five times as long in `cen eval`'s peak
+// (BenchmarkEvalMemoryOver5xBag, 194 against 217 MB). With 8 MB the two are within 1–2.5 % (188 and 190–193
+// MB), and BenchmarkReadAll is within its noise of the 32 MB figures.
+const releaseBatch = 8 << 20
 
 var errRecordCut = errors.New("record runs past the end of the chunk's data")
 
