@@ -21,14 +21,21 @@ import (
 //     tensors, cen/ort.TensorRanges measures them). A convolution's output is quantized after its ReLU, whose
 //     zero point is then 0, and ONNX Runtime folds the ReLU into the quantization.
 //
-// Everything between convolutions (additions, the channel exchange, pooling, resizing, the labels head) stays
-// float32, between a DequantizeLinear and the next QuantizeLinear.
+//   - Max pools: their inputs and outputs are quantized too, the output with its input's parameters, so that
+//     ONNX Runtime drops the pair and pools the uint8 data.
+//   - Sums of two quantized tensors are quantized (ONNX Runtime's QLinearAdd). In lite-r18's chained residual
+//     pooling at 480×640 the two cut the time outside the convolutions by 36 % (ONNX Runtime's profile: 150 →
+//     96 ms; the whole network 383 → 310 ms, best of four), at no cost in mIoU on the shipped model.
+//
+// The rest (the channel exchange, resizing, the labels head) stays float32, between a DequantizeLinear and the
+// next QuantizeLinear.
 
 // Metadata key of a quantized model.
 const MetaQuantization = "cen.quantization" // "int8-qdq" (absent: float32)
 
-// QuantTargets returns the activation tensors the int8 export quantizes, in graph order: each convolution's
-// input and its output (after its ReLU when the convolution feeds only a ReLU).
+// QuantTargets returns the activation tensors the int8 export quantizes: each convolution's input and its
+// output (after its ReLU when the convolution feeds only a ReLU), each max pool's input and output, in graph
+// order, then the sums of two of those.
 func QuantTargets(mp *onnx.ModelProto) []string {
 	g := mp.Graph
 	consumers := map[string][]*onnx.NodeProto{}
@@ -50,15 +57,26 @@ func QuantTargets(mp *onnx.ModelProto) []string {
 		inits[t.Name] = true
 	}
 	for _, n := range g.Node {
-		if n.OpType != "Conv" || len(n.Input) < 2 || !inits[n.Input[1]] {
-			continue
+		switch {
+		case n.OpType == "Conv" && len(n.Input) >= 2 && inits[n.Input[1]]:
+			add(n.Input[0])
+			y := n.Output[0]
+			if c := consumers[y]; len(c) == 1 && c[0].OpType == "Relu" {
+				y = c[0].Output[0]
+			}
+			add(y)
+		case n.OpType == "MaxPool" && len(n.Output) == 1:
+			// Pooled in uint8 (QuantizeQDQ gives the output its input's scale, so ONNX Runtime drops the pair).
+			add(n.Input[0])
+			add(n.Output[0])
 		}
-		add(n.Input[0])
-		y := n.Output[0]
-		if c := consumers[y]; len(c) == 1 && c[0].OpType == "Relu" {
-			y = c[0].Output[0]
+	}
+	// A sum of two quantized tensors is quantized too, in graph order so that chains of sums are (ONNX
+	// Runtime then adds in uint8, QLinearAdd).
+	for _, n := range g.Node {
+		if n.OpType == "Add" && len(n.Input) == 2 && seen[n.Input[0]] && seen[n.Input[1]] {
+			add(n.Output[0])
 		}
-		add(y)
 	}
 	return out
 }
@@ -111,6 +129,17 @@ func QuantizeQDQ(mp *onnx.ModelProto, ranges map[string]Range, frames int) error
 		}
 		zp := math.Round(float64(-lo / scale))
 		act[t] = qparams{scale, uint8(min(max(zp, 0), 255))}
+	}
+	// A max pool's output takes its input's parameters: it holds some of the input's values, and with equal
+	// parameters ONNX Runtime runs the pool on the uint8 data.
+	for _, n := range g.Node {
+		if n.OpType == "MaxPool" && len(n.Output) == 1 {
+			if q, ok := act[n.Input[0]]; ok {
+				if _, ok := act[n.Output[0]]; ok {
+					act[n.Output[0]] = q
+				}
+			}
+		}
 	}
 	inits := map[string]*onnx.TensorProto{}
 	for _, t := range g.Initializer {

@@ -58,6 +58,42 @@ func TestInt8ExportStaysCloseToFloat(t *testing.T) {
 			if ops["Conv"] != convs || ops["DequantizeLinear"] < 2*convs || ops["QuantizeLinear"] < convs {
 				t.Fatalf("QDQ graph: %v (fp32 had %d convolutions)", ops, convs)
 			}
+			// Max pools keep their input's parameters, so that ONNX Runtime pools the uint8 data; sums of
+			// quantized tensors are quantized, so that it adds in uint8.
+			scaleOf := map[string][]byte{}
+			for _, in := range mp.Graph.Initializer {
+				scaleOf[in.Name] = in.RawData
+			}
+			qscale := map[string]string{} // tensor → the scale its QuantizeLinear or DequantizeLinear uses
+			for _, n := range mp.Graph.Node {
+				if n.OpType == "QuantizeLinear" {
+					qscale[n.Input[0]] = n.Input[1]
+				}
+				if n.OpType == "DequantizeLinear" {
+					qscale[n.Output[0]] = n.Input[1]
+				}
+			}
+			pools, sums := 0, 0
+			for _, n := range mp.Graph.Node {
+				switch n.OpType {
+				case "MaxPool":
+					in, out := qscale[n.Input[0]], qscale[n.Output[0]]
+					if in == "" || out == "" || string(scaleOf[in]) != string(scaleOf[out]) {
+						t.Errorf("max pool %s: input scale %q, output scale %q: want both, equal", n.Name, in, out)
+					}
+					pools++
+				case "Add":
+					if qscale[n.Input[0]] != "" && qscale[n.Input[1]] != "" {
+						if qscale[n.Output[0]] == "" {
+							t.Errorf("sum %s of two quantized tensors is not quantized", n.Name)
+						}
+						sums++
+					}
+				}
+			}
+			if pools == 0 || sums == 0 {
+				t.Errorf("%d max pools, %d quantized sums: the network has both", pools, sums)
+			}
 			int8 := filepath.Join(t.TempDir(), "int8.onnx")
 			writeProto(t, int8, mp)
 			a, err := Open(fp32, Options{Device: "cpu", IntraOpThreads: 2})
