@@ -176,8 +176,15 @@ func loadTorchZip(data []byte) (interface{}, error) {
 		return nil, err
 	}
 	defer r.Close()
+	pk, err := io.ReadAll(io.LimitReader(r, int64(len(data))*64))
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", pkl.Name, err)
+	}
+	if err := checkPickle(pk); err != nil {
+		return nil, err
+	}
 	loaded := map[string]pytorch.StorageInterface{}
-	u := pickle.NewUnpickler(io.LimitReader(r, int64(len(data))*64))
+	u := pickle.NewUnpickler(bytes.NewReader(pk))
 	u.FindClass = torchClass
 	u.PersistentLoad = func(pid interface{}) (interface{}, error) {
 		cls, key, loc, numel, size, err := storageRef(pid, 5)
@@ -191,7 +198,7 @@ func loadTorchZip(data []byte) (interface{}, error) {
 		if !ok {
 			return nil, fmt.Errorf("has no storage record data/%s", key)
 		}
-		if uint64(numel)*uint64(size) > rec.UncompressedSize64 || rec.UncompressedSize64 > uint64(len(data))*64 {
+		if uint64(numel) > rec.UncompressedSize64/uint64(size) || rec.UncompressedSize64 > uint64(len(data))*64 { // a division: numel·size may overflow
 			return nil, fmt.Errorf("is truncated: storage %s of %d values has %d bytes: %w", key, numel, rec.UncompressedSize64, io.ErrUnexpectedEOF)
 		}
 		f, err := rec.Open()
@@ -220,8 +227,19 @@ func loadTorchLegacy(data []byte) (interface{}, error) {
 		return nil, fmt.Errorf("is neither a zip nor a legacy torch.save file")
 	}
 	r := bytes.NewReader(data[len(legacyMagic):])
-	unpickle := func() (interface{}, error) {
+	// checked returns an unpickler of the pickle that starts at r's position, once checkPickle passed it.
+	checked := func() (*pickle.Unpickler, error) {
+		if err := checkPickle(data[len(data)-r.Len():]); err != nil {
+			return nil, err
+		}
 		u := pickle.NewUnpickler(r)
+		return &u, nil
+	}
+	unpickle := func() (interface{}, error) {
+		u, err := checked()
+		if err != nil {
+			return nil, err
+		}
 		u.FindClass = torchClass
 		return u.Load()
 	}
@@ -239,7 +257,10 @@ func loadTorchLegacy(data []byte) (interface{}, error) {
 		size int
 	}
 	storages := map[string]*pending{}
-	u := pickle.NewUnpickler(r)
+	u, err := checked()
+	if err != nil {
+		return nil, err
+	}
 	u.FindClass = torchClass
 	u.PersistentLoad = func(pid interface{}) (interface{}, error) {
 		cls, key, loc, numel, size, err := storageRef(pid, 6)
@@ -252,7 +273,7 @@ func loadTorchLegacy(data []byte) (interface{}, error) {
 		if p, ok := storages[key]; ok {
 			return p.st, nil
 		}
-		if int64(numel)*int64(size) > int64(len(data)) {
+		if int64(numel) > int64(len(data))/int64(size) { // a division: numel·size may overflow
 			return nil, fmt.Errorf("is truncated: storage %s of %d values is larger than the file: %w", key, numel, io.ErrUnexpectedEOF)
 		}
 		p := &pending{st: cls.New(numel, loc), n: numel, size: size}

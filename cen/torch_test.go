@@ -1,6 +1,10 @@
 package cen
 
 import (
+	"archive/zip"
+	"bytes"
+	"errors"
+	"io"
 	"math"
 	"os"
 	"path/filepath"
@@ -193,6 +197,48 @@ func TestMaterialiseRefusesViewsThatAreNotStoredTensors(t *testing.T) {
 	}
 }
 
+// hugeLengthPickles are pickles whose declared lengths run far past their bytes, each opcode that carries
+// a length: 8-byte string lengths of a terabyte (gopickle would allocate them before reading), a frame of a
+// terabyte, a 4-byte string length, a 1-byte one, and a GLOBAL without its end of line.
+func hugeLengthPickles() map[string][]byte {
+	tb := []byte{0, 0, 0, 0, 0, 1, 0, 0} // 2^40, little-endian
+	return map[string][]byte{
+		"BINBYTES8":        append(append([]byte{0x80, 0x04, 0x8e}, tb...), "abc."...),
+		"BINUNICODE8":      append(append([]byte{0x80, 0x04, 0x8d}, tb...), "abc."...),
+		"FRAME":            append(append([]byte{0x80, 0x04, 0x95}, tb...), "K\x01."...),
+		"BINUNICODE":       []byte("\x80\x02X\xff\xff\xff\x7fabc."),
+		"SHORT_BINUNICODE": []byte("\x80\x02\x8c\x09abc"),
+		"GLOBAL":           []byte("\x80\x02ctorch"),
+	}
+}
+
+// TestCorruptPickleLengthsGiveAnError feeds those pickles to checkPickle, then as legacy and zip checkpoints
+// to ParseTorch: each must be refused as truncated. (Before checkPickle, the first three ended the whole
+// process: "fatal error: runtime: out of memory", which no recover catches.)
+func TestCorruptPickleLengthsGiveAnError(t *testing.T) {
+	if err := checkPickle([]byte("\x80\x02}q\x00X\x01\x00\x00\x00aK\x05s.")); err != nil {
+		t.Fatalf("a valid pickle: %v", err)
+	}
+	zipped := func(pkl []byte) []byte {
+		var b bytes.Buffer
+		z := zip.NewWriter(&b)
+		w, _ := z.CreateHeader(&zip.FileHeader{Name: "archive/data.pkl", Method: zip.Store})
+		w.Write(pkl)
+		z.Close()
+		return b.Bytes()
+	}
+	for name, pkl := range hugeLengthPickles() {
+		if err := checkPickle(pkl); !errors.Is(err, io.ErrUnexpectedEOF) {
+			t.Errorf("%s: checkPickle gave %v, want a truncation", name, err)
+		}
+		for format, file := range map[string][]byte{"legacy": append(append([]byte(nil), legacyMagic...), pkl...), "zip": zipped(pkl)} {
+			if _, err := ParseTorch(file); err == nil || !strings.Contains(err.Error(), "truncated") {
+				t.Errorf("%s in a %s checkpoint: %v, want it called truncated", name, format, err)
+			}
+		}
+	}
+}
+
 // FuzzParseTorch feeds arbitrary bytes, seeded with tiny files of both torch.save formats, to the PyTorch
 // reader: it must return a state dict or an error, never panic or allocate beyond the input's size.
 func FuzzParseTorch(f *testing.F) {
@@ -202,6 +248,9 @@ func FuzzParseTorch(f *testing.F) {
 			f.Fatal(err)
 		}
 		f.Add(b)
+	}
+	for _, pkl := range hugeLengthPickles() {
+		f.Add(append(append([]byte(nil), legacyMagic...), pkl...))
 	}
 	f.Fuzz(func(t *testing.T, data []byte) {
 		tf, err := ParseTorch(data)
