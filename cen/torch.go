@@ -178,7 +178,7 @@ func loadTorchZip(data []byte) (interface{}, error) {
 	defer r.Close()
 	pk, err := io.ReadAll(io.LimitReader(r, int64(len(data))*64))
 	if err != nil {
-		return nil, fmt.Errorf("%s: %w", pkl.Name, err)
+		return nil, fmt.Errorf("has a damaged %s: %w", pkl.Name, err)
 	}
 	if err := checkPickle(pk); err != nil {
 		return nil, err
