@@ -13,7 +13,6 @@ import (
 	"time"
 
 	"github.com/bluenviron/goroslib/v2/pkg/msgs/sensor_msgs"
-	"github.com/bluenviron/goroslib/v2/pkg/msgs/tf2_msgs"
 	"github.com/bluenviron/goroslib/v2/pkg/protocommon"
 
 	"github.com/cen-ros/cen/bags/rosbag"
@@ -211,17 +210,13 @@ type evaluator struct {
 	model   *infer.Model
 	info    infer.Info
 	gt      *groundTruth
-	fb      *frames.Builder
+	pr      *pairReader
 	conf0   *metrics.Confusion
 	res     *Result
 	out     *outBag
-	pending []*pendingPair
+	pending []pendingPair
 	gtSeen  time.Time // newest ground-truth stamp read so far
 	ires    infer.Result
-}
-
-type pendingPair struct {
-	rgb, depth frames.Input
 }
 
 // maxPending bounds the pairs waiting for their ground truth (each holds a colour and a depth image).
@@ -266,7 +261,6 @@ func Evaluate(ctx context.Context, conf EvalConf) (*Result, error) {
 	}
 	fc := conf.Frames
 	fc.NeedCamera = e.info.Spec.DepthEncoding == preprocess.HHA
-	e.fb = frames.NewBuilder(fc)
 	e.conf0, _ = metrics.NewConfusion(e.info.Classes)
 	if conf.OutBag != "" {
 		if e.out, err = newOutBag(conf.OutBag, e.info); err != nil {
@@ -274,62 +268,23 @@ func Evaluate(ctx context.Context, conf EvalConf) (*Result, error) {
 		}
 		defer e.out.abort()
 	}
-	sc := conf.Sync
-	if sc.Topics == 0 {
-		sc.Topics = 2
-	}
-	if sc.MaxInterval == 0 && sc.Policy == timesync.Approximate {
-		sc.MaxInterval = 50 * time.Millisecond
-	}
-	sy, err := timesync.New[frames.Input](sc)
-	if err != nil {
+	if e.pr, err = newPairReader(info, conf.RGBTopic, conf.DepthTopic, conf.RGBInfoTopic, conf.DepthInfoTopic, conf.Sync, fc, e.res.FramesSkipped, conf.Progress); err != nil {
 		return nil, err
 	}
-	total := int(info.TopicMessageCount(conf.RGBTopic))
-	done := 0
-	it := bag.Messages(rosbag.Filter{Topics: []string{conf.RGBTopic, conf.DepthTopic, conf.LabelTopic, conf.RGBInfoTopic, conf.DepthInfoTopic, "/tf_static"}})
+	it := bag.Messages(rosbag.Filter{Topics: append(e.pr.topics(), conf.LabelTopic)})
 	for it.Next() {
 		if err := ctx.Err(); err != nil {
 			return nil, err
 		}
 		msg := it.Message()
-		switch msg.Conn.Topic {
-		case conf.RGBTopic, conf.DepthTopic:
-			in, err := decodeInput(msg)
-			if err != nil {
-				e.res.FramesSkipped["undecodable "+msg.Conn.Topic+" message"]++
-				continue
-			}
-			topic := 0
-			if msg.Conn.Topic == conf.DepthTopic {
-				topic = 1
-			} else if done++; conf.Progress != nil {
-				conf.Progress(done, total)
-			}
-			for _, set := range sy.Add(topic, in.Header.Stamp.UnixNano(), in) {
-				e.pending = append(e.pending, &pendingPair{rgb: set[0].Value, depth: set[1].Value})
-			}
-		case conf.LabelTopic:
+		var ours bool
+		if e.pending, ours = e.pr.take(msg, e.pending); !ours && msg.Conn.Topic == conf.LabelTopic {
 			stamp, err := e.gt.add(msg)
 			if err != nil {
 				return nil, fmt.Errorf("eval: %s: ground truth at %v: %w", conf.Bag, msg.Time, err)
 			}
 			if stamp.After(e.gtSeen) {
 				e.gtSeen = stamp
-			}
-		case conf.RGBInfoTopic, conf.DepthInfoTopic:
-			var ci sensor_msgs.CameraInfo
-			if rosbag.DecodeCameraInfo(&ci, msg.Data) == nil {
-				if msg.Conn.Topic == conf.RGBInfoTopic {
-					e.fb.SetRGBInfo(&ci)
-				} else {
-					e.fb.SetDepthInfo(&ci)
-				}
-			}
-		case "/tf_static":
-			var tm tf2_msgs.TFMessage
-			if decodeReflect(&tm, msg.Data) == nil {
-				e.fb.AddTF(&tm)
 			}
 		}
 		if err := e.resolve(false); err != nil {
@@ -343,19 +298,8 @@ func Evaluate(ctx context.Context, conf EvalConf) (*Result, error) {
 	if err := e.resolve(true); err != nil {
 		return nil, err
 	}
-	for i, t := range sy.Stats().Topics {
-		if e.limited() {
-			break // the rest of the bag was not read: what the synchroniser holds says nothing
-		}
-		name := []string{"colour", "depth"}[i]
-		if n := t.Overflow + t.TooFarApart + t.Superseded + t.Reset; n > 0 {
-			e.res.FramesSkipped[name+" message without a partner"] += int(n)
-		}
-		if i == 0 && t.Waiting > 0 {
-			// The approximate policy emits a pair once a later message proves it optimal; the bag's last
-			// frames have no later message.
-			e.res.FramesSkipped["colour message still unpaired at the end of the bag"] += t.Waiting
-		}
+	if !e.limited() { // else the rest of the bag was not read: what the synchroniser holds says nothing
+		e.pr.countUnpaired()
 	}
 	e.res.finish(e.conf0, e.info.ClassNames)
 	if readErr != nil {
@@ -394,9 +338,9 @@ func (e *evaluator) resolve(final bool) error {
 	return nil
 }
 
-func (e *evaluator) score(p *pendingPair, gt *gtFrame) error {
+func (e *evaluator) score(p pendingPair, gt *gtFrame) error {
 	t0 := time.Now()
-	f, err := e.fb.Build(p.rgb, p.depth)
+	f, err := e.pr.fb.Build(p.rgb, p.depth)
 	if errors.Is(err, frames.ErrWaiting) {
 		e.res.FramesSkipped["waiting for camera_info or transform"]++
 		return nil
