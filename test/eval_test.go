@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"image"
 	"image/color"
+	"math"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -16,6 +17,7 @@ import (
 	"github.com/cen-ros/cen/internal/modeltest"
 	"github.com/cen-ros/cen/preprocess"
 	"github.com/cen-ros/cen/synth"
+	"github.com/cen-ros/cen/test/rosenv"
 )
 
 // synthModel exports an untrained lite-r18 (1/8 width) for the synthetic scenes' 12 classes at h×w.
@@ -203,5 +205,51 @@ func TestEvalOfATruncatedBagScoresTheFramesBeforeTheDamage(t *testing.T) {
 	}
 	if first.FramesScored != damaged.FramesScored || fmt.Sprint(first.Confusion) != fmt.Sprint(damaged.Confusion) {
 		t.Fatalf("first %d frames of the intact bag: %v\ntruncated bag's %d frames: %v", first.FramesScored, first.Confusion, damaged.FramesScored, damaged.Confusion)
+	}
+}
+
+// TestInt8CalibratedOnABagScoresLikeFloat makes the int8 version of the shipped model with activation scales
+// measured on a synthetic bag's colour/depth pairs (`cen export --int8 --calibrate BAG`, the pairs read as the
+// node reads them), then evaluates both versions on the bag: int8 must score within a point of fp32. A topic
+// the bag does not have gives one error naming it.
+func TestInt8CalibratedOnABagScoresLikeFloat(t *testing.T) {
+	dir := t.TempDir()
+	bag := filepath.Join(dir, "drive.bag")
+	if out, code := runCen(t, os.Environ(), "synth", "--bag", bag, "--n", "12", "--size", "120x160", "--seed", "5"); code != 0 {
+		t.Fatalf("synth --bag: %s", out)
+	}
+	shipped := filepath.Join(rosenv.RepoRoot(), "models", "synthetic-lite-r18.onnx")
+	q := filepath.Join(dir, "int8.onnx")
+	out, code := runCen(t, os.Environ(), "export", shipped, "--int8", "--calibrate", bag, "--calib-frames", "4", "-o", q)
+	if code != 0 || !strings.Contains(out, "activation scales from 4 frames of "+bag) {
+		t.Fatalf("export --int8 --calibrate %s: exit %d\n%s", bag, code, out)
+	}
+	miou := func(model string) (float64, int) {
+		js := filepath.Join(dir, filepath.Base(model)+".json")
+		if out, code := runCen(t, os.Environ(), "eval", "--model", model, "--bag", bag, "--json", js); code != 0 {
+			t.Fatalf("eval %s: %s", model, out)
+		}
+		var r struct {
+			MIoU   float64 `json:"miou"`
+			Scored int     `json:"frames_scored"`
+		}
+		b, err := os.ReadFile(js)
+		if err == nil {
+			err = json.Unmarshal(b, &r)
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+		return r.MIoU, r.Scored
+	}
+	fm, fn := miou(shipped)
+	qm, qn := miou(q)
+	t.Logf("mIoU on the bag: fp32 %.2f, int8 %.2f (%d frames)", fm, qm, qn)
+	if qn != fn || qn == 0 || math.Abs(qm-fm) > 1 {
+		t.Errorf("int8 calibrated on the bag: mIoU %.2f on %d frames, fp32 %.2f on %d", qm, qn, fm, fn)
+	}
+	out, code = runCen(t, os.Environ(), "export", shipped, "--int8", "--calibrate", bag, "--rgb-topic", "/nope/image_raw", "-o", filepath.Join(dir, "x.onnx"))
+	if code == 0 || !strings.Contains(out, "/nope/image_raw") || strings.Count(strings.TrimSpace(out), "\n") > 0 {
+		t.Errorf("a missing colour topic: exit %d, want one line naming it:\n%s", code, out)
 	}
 }

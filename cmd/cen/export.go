@@ -12,10 +12,12 @@ import (
 	"github.com/advancedclimatesystems/gonnx/onnx"
 	"google.golang.org/protobuf/proto"
 
+	"github.com/cen-ros/cen/bags"
 	"github.com/cen-ros/cen/cen"
 	cenort "github.com/cen-ros/cen/cen/ort"
 	"github.com/cen-ros/cen/infer"
 	"github.com/cen-ros/cen/internal/atomicfile"
+	"github.com/cen-ros/cen/node/frames"
 	"github.com/cen-ros/cen/preprocess"
 	"github.com/cen-ros/cen/train"
 )
@@ -35,8 +37,18 @@ func runExport(args []string, stdout, stderr io.Writer) error {
 	logitsOnly := fs.Bool("logits-only", false, "stop the graph at the logits, as torch.onnx.export writes the network (benchmarks: cen's inference needs the labels and refuses such a file)")
 	int8 := fs.Bool("int8", false, "write the int8 QDQ model (per-channel int8 weights, uint8 activations) that ONNX Runtime runs with integer kernels; needs --calibrate")
 	calib := fs.Int("calib-frames", 32, "--int8: calibration frames, taken evenly from the training split of --calibrate")
-	calibDirFlag := fs.String("calibrate", "", "--int8: data set folder whose training frames calibrate the activation scales")
+	calibDirFlag := fs.String("calibrate", "", "--int8: data set folder whose training frames calibrate the activation scales, or a bag whose colour/depth pairs do (read as the node reads them)")
 	calibLayout := fs.String("calib-dataset", "synthetic", "--int8: layout of the --calibrate folder: nyudv2, sunrgbd, folder or synthetic (as cen train --dataset)")
+	calibRGB := fs.String("rgb-topic", bags.SynthRGB, "--int8 --calibrate BAG: colour topic (sensor_msgs/Image, or CompressedImage)")
+	calibDepth := fs.String("depth-topic", bags.SynthDepth, "--int8 --calibrate BAG: depth topic (16UC1/32FC1 Image, or compressedDepth)")
+	calibDepthScale := fs.Float64("depth-scale", 0, "--int8 --calibrate BAG: metres per count of 16-bit depth (0: millimetres)")
+	calibSrc := func() calibSource {
+		if st, err := os.Stat(*calibDirFlag); err == nil && st.Mode().IsRegular() {
+			return calibSource{bag: bags.FramesConf{Bag: *calibDirFlag, RGBTopic: *calibRGB, DepthTopic: *calibDepth,
+				Frames: frames.Conf{DepthScale: *calibDepthScale}}}
+		}
+		return calibSource{data: train.DataConf{Layout: *calibLayout, Root: *calibDirFlag}}
+	}
 	rf := addRecipeFlags(fs, "")
 	random := fs.String("random", "", "export an untrained network of this architecture instead of a checkpoint (benchmarks), with the official recipe")
 	classes := fs.Int("classes", 40, "classes of the --random network")
@@ -67,7 +79,7 @@ func runExport(args []string, stdout, stderr io.Writer) error {
 			if !*int8 || *out == "" {
 				return fmt.Errorf("%s is an ONNX model: export from its checkpoint, or make its int8 version with --int8 --calibrate DIR -o OUT.onnx", ckpt)
 			}
-			return quantizeONNX(ckpt, *out, train.DataConf{Layout: *calibLayout, Root: *calibDirFlag}, *calib, stdout, stderr)
+			return quantizeONNX(ckpt, *out, calibSrc(), *calib, stdout, stderr)
 		}
 		m, _, err := cen.LoadCheckpoint(ckpt)
 		if err != nil {
@@ -117,11 +129,11 @@ func runExport(args []string, stdout, stderr io.Writer) error {
 		}
 		sp := spec
 		sp.Height, sp.Width = opt.Height, opt.Width
-		frames, err := writeInt8(mp, sp, cfg.Modalities, *out, train.DataConf{Layout: *calibLayout, Root: calibDir}, *calib, stderr)
+		n, err := writeInt8(mp, sp, cfg.Modalities, *out, calibSrc(), *calib, stderr)
 		if err != nil {
 			return err
 		}
-		fmt.Fprintf(stdout, "int8 QDQ, activation scales from %d frames of %s\n", frames, calibDir)
+		fmt.Fprintf(stdout, "int8 QDQ, activation scales from %d frames of %s\n", n, calibDir)
 	} else if err := writeONNX(model, *out, opt); err != nil {
 		return err
 	}
@@ -204,7 +216,7 @@ func hasPrefixArg(args []string, prefixes ...string) bool {
 }
 
 // quantizeONNX makes the int8 version of an fp32 model cen exported (fixed size).
-func quantizeONNX(src, dst string, conf train.DataConf, frames int, stdout, stderr io.Writer) error {
+func quantizeONNX(src, dst string, conf calibSource, frames int, stdout, stderr io.Writer) error {
 	data, err := os.ReadFile(src)
 	if err != nil {
 		return err
@@ -235,41 +247,107 @@ func quantizeONNX(src, dst string, conf train.DataConf, frames int, stdout, stde
 	if err != nil {
 		return err
 	}
-	fmt.Fprintf(stdout, "wrote %s: int8 QDQ of %s, activation scales from %d frames of %s\n", dst, src, n, conf.Root)
+	fmt.Fprintf(stdout, "wrote %s: int8 QDQ of %s, activation scales from %d frames of %s\n", dst, src, n, conf)
 	return nil
 }
 
+// calibSource is where --calibrate takes its frames: a data set folder's training split, or (bag.Bag set) a
+// bag's colour and depth pairs, synchronised and built as the node builds them.
+type calibSource struct {
+	data train.DataConf
+	bag  bags.FramesConf
+}
+
+func (c calibSource) String() string {
+	if c.bag.Bag != "" {
+		return c.bag.Bag
+	}
+	return c.data.Root
+}
+
+// open returns a function that gives up to n frames spread evenly over the source (false after the last),
+// how many it means to give, and a function that releases the source.
+func (c calibSource) open(n int) (next func() (infer.Frame, string, bool, error), count int, done func(), err error) {
+	if c.bag.Bag != "" {
+		probe, err := bags.OpenFrames(c.bag)
+		if err != nil {
+			return nil, 0, nil, fmt.Errorf("--calibrate: %w", err)
+		}
+		pairs := probe.Pairs
+		probe.Close()
+		conf := c.bag
+		conf.Every = max(1, pairs/n)
+		fr, err := bags.OpenFrames(conf)
+		if err != nil {
+			return nil, 0, nil, fmt.Errorf("--calibrate: %w", err)
+		}
+		given := 0
+		next = func() (infer.Frame, string, bool, error) {
+			if given == n {
+				return infer.Frame{}, "", false, nil
+			}
+			f, ok, err := fr.Next()
+			if err != nil {
+				return infer.Frame{}, "", false, fmt.Errorf("--calibrate: %w", err)
+			}
+			if !ok {
+				if given == 0 {
+					return infer.Frame{}, "", false, fmt.Errorf("--calibrate %s: no colour/depth pair of %s and %s could be built: %s", c.bag.Bag, c.bag.RGBTopic, c.bag.DepthTopic, fr.SkippedText())
+				}
+				return infer.Frame{}, "", false, nil
+			}
+			given++
+			return f, fmt.Sprintf("%s pair %d", c.bag.Bag, given), true, nil
+		}
+		return next, min(n, max(pairs, 1)), func() { fr.Close() }, nil
+	}
+	trainSet, _, err := train.OpenDataset(c.data)
+	if err != nil {
+		return nil, 0, nil, fmt.Errorf("--calibrate: %w", err)
+	}
+	if trainSet == nil || trainSet.Len() == 0 {
+		return nil, 0, nil, fmt.Errorf("--calibrate %s: the training split has no frames", c.data.Root)
+	}
+	count = min(n, trainSet.Len())
+	i := 0
+	next = func() (infer.Frame, string, bool, error) {
+		if i == count {
+			return infer.Frame{}, "", false, nil
+		}
+		s, err := trainSet.Load(i * trainSet.Len() / count)
+		i++
+		if err != nil {
+			return infer.Frame{}, "", false, err
+		}
+		return infer.Frame{RGB: s.RGB, Depth: s.Depth, View: s.View}, s.Name, true, nil
+	}
+	return next, count, func() {}, nil
+}
+
 // writeInt8 measures the range of every tensor the int8 export of mp (an fp32 export at spec's size) quantizes
-// on up to frames frames of the data set folder conf names (its training split, evenly spaced, preprocessed as
-// the node preprocesses), and writes the QDQ model atomically to path. It returns the frames used.
-func writeInt8(mp *onnx.ModelProto, spec preprocess.Spec, modalities []string, path string, conf train.DataConf, frames int, stderr io.Writer) (int, error) {
+// on up to frames frames of src (preprocessed as the node preprocesses), and writes the QDQ model atomically to
+// path. It returns the frames used.
+func writeInt8(mp *onnx.ModelProto, spec preprocess.Spec, modalities []string, path string, src calibSource, frames int, stderr io.Writer) (int, error) {
 	if frames < 1 {
 		return 0, fmt.Errorf("--calib-frames %d: want at least 1", frames)
 	}
-	trainSet, _, err := train.OpenDataset(conf)
+	next, n, done, err := src.open(frames)
 	if err != nil {
-		return 0, fmt.Errorf("--calibrate: %w", err)
+		return 0, err
 	}
-	if trainSet == nil || trainSet.Len() == 0 {
-		return 0, fmt.Errorf("--calibrate %s: the training split has no frames", conf.Root)
-	}
-	n := min(frames, trainSet.Len())
+	defer done()
 	bar := newProgressBar(stderr)
 	i := 0
 	ranges, used, err := cenort.TensorRanges(mp, cen.QuantTargets(mp), spec.Height, spec.Width, 0, "", func() ([][]float32, bool, error) {
-		if i == n {
-			return nil, false, nil
-		}
-		idx := i * trainSet.Len() / n
-		i++
-		s, err := trainSet.Load(idx)
-		if err != nil {
+		f, name, ok, err := next()
+		if err != nil || !ok {
 			return nil, false, err
 		}
-		in, err := infer.NetworkInputs(spec, modalities, infer.Frame{RGB: s.RGB, Depth: s.Depth, View: s.View})
+		in, err := infer.NetworkInputs(spec, modalities, f)
 		if err != nil {
-			return nil, false, fmt.Errorf("%s: %w", s.Name, err)
+			return nil, false, fmt.Errorf("%s: %w", name, err)
 		}
+		i++
 		bar.update(i, n)
 		return in, true, nil
 	})
