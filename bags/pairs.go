@@ -122,8 +122,8 @@ type FramesConf struct {
 	RGBInfoTopic, DepthInfoTopic string        // optional: the camera_info beside each image topic
 	Sync                         timesync.Conf // optional: as EvalConf.Sync
 	Frames                       frames.Conf
-	// Every keeps one pair in this many (optional; 0 or 1: all).
-	Every int
+	// Spread keeps about this many pairs, spread evenly over the bag (optional; 0: all).
+	Spread int
 }
 
 // FrameReader gives a bag's colour and depth frames as the node builds them (its synchroniser, camera infos,
@@ -136,7 +136,7 @@ type FrameReader struct {
 	every   int
 	paired  int
 	Skipped map[string]int // pairs not built, by reason, as Result.FramesSkipped
-	// Pairs is how many colour images the bag holds on the colour topic (from its index), for choosing Every.
+	// Pairs is how many colour images the bag holds on the colour topic (from its index, or its scan).
 	Pairs int
 }
 
@@ -159,7 +159,10 @@ func OpenFrames(conf FramesConf) (*FrameReader, error) {
 			return nil, fmt.Errorf("%s has no messages on %s (its topics: %s)", conf.Bag, t, strings.Join(topics(info), ", "))
 		}
 	}
-	r := &FrameReader{bag: bag, every: max(conf.Every, 1), Skipped: map[string]int{}, Pairs: int(info.TopicMessageCount(conf.RGBTopic))}
+	r := &FrameReader{bag: bag, every: 1, Skipped: map[string]int{}, Pairs: int(info.TopicMessageCount(conf.RGBTopic))}
+	if conf.Spread > 0 {
+		r.every = max(1, r.Pairs/conf.Spread)
+	}
 	if r.pr, err = newPairReader(info, conf.RGBTopic, conf.DepthTopic, conf.RGBInfoTopic, conf.DepthInfoTopic, conf.Sync, conf.Frames, r.Skipped, nil); err != nil {
 		bag.Close()
 		return nil, err

@@ -269,14 +269,8 @@ func (c calibSource) String() string {
 // how many it means to give, and a function that releases the source.
 func (c calibSource) open(n int) (next func() (infer.Frame, string, bool, error), count int, done func(), err error) {
 	if c.bag.Bag != "" {
-		probe, err := bags.OpenFrames(c.bag)
-		if err != nil {
-			return nil, 0, nil, fmt.Errorf("--calibrate: %w", err)
-		}
-		pairs := probe.Pairs
-		probe.Close()
 		conf := c.bag
-		conf.Every = max(1, pairs/n)
+		conf.Spread = n
 		fr, err := bags.OpenFrames(conf)
 		if err != nil {
 			return nil, 0, nil, fmt.Errorf("--calibrate: %w", err)
@@ -299,7 +293,7 @@ func (c calibSource) open(n int) (next func() (infer.Frame, string, bool, error)
 			given++
 			return f, fmt.Sprintf("%s pair %d", c.bag.Bag, given), true, nil
 		}
-		return next, min(n, max(pairs, 1)), func() { fr.Close() }, nil
+		return next, min(n, max(fr.Pairs, 1)), func() { fr.Close() }, nil
 	}
 	trainSet, _, err := train.OpenDataset(c.data)
 	if err != nil {
