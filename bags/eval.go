@@ -229,12 +229,6 @@ func Evaluate(ctx context.Context, conf EvalConf) (*Result, error) {
 	if conf.RGBTopic == "" || conf.DepthTopic == "" || conf.LabelTopic == "" {
 		return nil, errors.New("eval: the colour, depth and ground-truth topics are all needed")
 	}
-	if conf.RGBInfoTopic == "" {
-		conf.RGBInfoTopic = sibling(conf.RGBTopic)
-	}
-	if conf.DepthInfoTopic == "" {
-		conf.DepthInfoTopic = sibling(conf.DepthTopic)
-	}
 	if conf.Samples == 0 {
 		conf.Samples = 4
 	}
@@ -244,10 +238,8 @@ func Evaluate(ctx context.Context, conf EvalConf) (*Result, error) {
 	}
 	defer bag.Close()
 	info := bag.Info()
-	for _, t := range []string{conf.RGBTopic, conf.DepthTopic, conf.LabelTopic} {
-		if info.TopicMessageCount(t) == 0 && info.Indexed {
-			return nil, fmt.Errorf("eval: %s has no messages on %s (its topics: %s)", conf.Bag, t, strings.Join(topics(info), ", "))
-		}
+	if err := haveTopics(conf.Bag, info, conf.RGBTopic, conf.DepthTopic, conf.LabelTopic); err != nil {
+		return nil, fmt.Errorf("eval: %w", err)
 	}
 	m, err := infer.Open(conf.Model, conf.Infer)
 	if err != nil {
@@ -340,13 +332,8 @@ func (e *evaluator) resolve(final bool) error {
 
 func (e *evaluator) score(p pendingPair, gt *gtFrame) error {
 	t0 := time.Now()
-	f, err := e.pr.fb.Build(p.rgb, p.depth)
-	if errors.Is(err, frames.ErrWaiting) {
-		e.res.FramesSkipped["waiting for camera_info or transform"]++
-		return nil
-	}
-	if err != nil {
-		e.res.FramesSkipped["rejected: "+firstWords(err.Error())]++
+	f, ok := e.pr.build(p)
+	if !ok {
 		return nil
 	}
 	if err := e.model.Segment(f, &e.ires); err != nil {

@@ -100,6 +100,31 @@ func (p *pairReader) take(msg rosbag.Message, pairs []pendingPair) (_ []pendingP
 	return pairs, true
 }
 
+// build makes the frame of a pair as the node does; a pair it cannot build is counted in skipped, by reason.
+// The frame is valid until the next build.
+func (p *pairReader) build(pp pendingPair) (infer.Frame, bool) {
+	f, err := p.fb.Build(pp.rgb, pp.depth)
+	switch {
+	case errors.Is(err, frames.ErrWaiting):
+		p.skipped["waiting for camera_info or transform"]++
+	case err != nil:
+		p.skipped["rejected: "+firstWords(err.Error())]++
+	default:
+		return f, true
+	}
+	return infer.Frame{}, false
+}
+
+// haveTopics says which of want an indexed bag has no message on, listing the topics it has.
+func haveTopics(bag string, info rosbag.Info, want ...string) error {
+	for _, t := range want {
+		if info.TopicMessageCount(t) == 0 && info.Indexed {
+			return fmt.Errorf("%s has no messages on %s (its topics: %s)", bag, t, strings.Join(topics(info), ", "))
+		}
+	}
+	return nil
+}
+
 // countUnpaired adds what the synchroniser could not pair to skipped, once the whole bag is read.
 func (p *pairReader) countUnpaired() {
 	for i, t := range p.sy.Stats().Topics {
@@ -153,11 +178,9 @@ func OpenFrames(conf FramesConf) (*FrameReader, error) {
 		return nil, err
 	}
 	info := bag.Info()
-	for _, t := range []string{conf.RGBTopic, conf.DepthTopic} {
-		if info.TopicMessageCount(t) == 0 && info.Indexed {
-			bag.Close()
-			return nil, fmt.Errorf("%s has no messages on %s (its topics: %s)", conf.Bag, t, strings.Join(topics(info), ", "))
-		}
+	if err := haveTopics(conf.Bag, info, conf.RGBTopic, conf.DepthTopic); err != nil {
+		bag.Close()
+		return nil, err
 	}
 	r := &FrameReader{bag: bag, every: 1, Skipped: map[string]int{}, Pairs: int(info.TopicMessageCount(conf.RGBTopic))}
 	if conf.Spread > 0 {
@@ -182,13 +205,7 @@ func (r *FrameReader) Next() (infer.Frame, bool, error) {
 			if (r.paired-1)%r.every != 0 {
 				continue // not built: building (decoding, registering) is most of the cost
 			}
-			f, err := r.pr.fb.Build(p.rgb, p.depth)
-			switch {
-			case errors.Is(err, frames.ErrWaiting):
-				r.Skipped["waiting for camera_info or transform"]++
-			case err != nil:
-				r.Skipped["rejected: "+firstWords(err.Error())]++
-			default:
+			if f, ok := r.pr.build(p); ok {
 				return f, true, nil
 			}
 		}
