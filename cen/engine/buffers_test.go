@@ -1,6 +1,8 @@
 package engine
 
 import (
+	"fmt"
+	"math"
 	"runtime"
 	"testing"
 	"time"
@@ -59,51 +61,73 @@ func TestIdleReleasedBuffersAreDroppedByTheCollector(t *testing.T) {
 	}
 }
 
+// TestInPlaceKernelsMatchTheirCopies checks the exchange (which works in place, with scratch planes) against
+// a direct statement of Eq. 6 and of its gradient for one to three modalities, and batch norm's backward pass
+// written over its own output gradient against a separate one.
 func TestInPlaceKernelsMatchTheirCopies(t *testing.T) {
 	rng := newRNG(80)
 	same := func(name string, got, want []float32) {
 		t.Helper()
 		for i := range want {
-			if got[i] != want[i] {
-				t.Fatalf("%s[%d] = %v in place, %v out of place", name, i, got[i], want[i])
+			if math.Abs(float64(got[i]-want[i])) > 1e-6 {
+				t.Fatalf("%s[%d] = %v, want %v", name, i, got[i], want[i])
 			}
 		}
 	}
 	for _, m := range []int{1, 2, 3} {
-		x := randTensor(rng, 2*m, 5, 3, 4)
-		keep := make([]bool, m*5)
+		const c, hw = 5, 12
+		x := randTensor(rng, 2*m, c, 3, 4)
+		keep := make([]bool, m*c)
 		for i := range keep {
 			keep[i] = rng.IntN(3) > 0
 		}
-		want := Exchange(x, m, keep)
+		keep[0] = false // at least one replaced channel
+		n := 2
+		at := func(d []float32, mi, s, ch, j int) float32 { return d[((mi*n+s)*c+ch)*hw+j] }
+		fwd, bwd := make([]float32, len(x.Data)), make([]float32, len(x.Data))
+		for mi := 0; mi < m; mi++ {
+			for s := 0; s < n; s++ {
+				for ch := 0; ch < c; ch++ {
+					for j := 0; j < hw; j++ {
+						i := ((mi*n+s)*c+ch)*hw + j
+						var others, grad float32
+						for k := 0; k < m; k++ {
+							if k != mi {
+								others += at(x.Data, k, s, ch, j)
+								if !keep[k*c+ch] {
+									grad += at(x.Data, k, s, ch, j) / float32(m-1)
+								}
+							}
+						}
+						if keep[mi*c+ch] || m == 1 {
+							fwd[i], bwd[i] = x.Data[i], x.Data[i]+grad
+						} else {
+							fwd[i], bwd[i] = others/float32(m-1), grad
+						}
+						if m == 1 {
+							bwd[i] = x.Data[i]
+						}
+					}
+				}
+			}
+		}
 		got := x.Clone()
 		ExchangeInPlace(got, m, keep)
-		same("ExchangeInPlace", got.Data, want.Data)
-		want = ExchangeBackward(x, m, keep)
+		same(fmt.Sprintf("ExchangeInPlace, %d modalities", m), got.Data, fwd)
 		got = x.Clone()
 		ExchangeBackwardInPlace(got, m, keep)
-		same("ExchangeBackwardInPlace", got.Data, want.Data)
+		same(fmt.Sprintf("ExchangeBackwardInPlace, %d modalities", m), got.Data, bwd)
 	}
-	y, dy := randTensor(rng, 2, 3, 4, 5), randTensor(rng, 2, 3, 4, 5)
-	want := ReLUBackward(y, dy)
-	got := dy.Clone()
-	ReLUBackwardInPlace(y, got)
-	same("ReLUBackwardInPlace", got.Data, want.Data)
-	_, mask := Dropout(y, 0.4, newRNG(3))
-	want = DropoutBackward(mask, dy)
-	got = dy.Clone()
-	DropoutBackwardInPlace(mask, got)
-	same("DropoutBackwardInPlace", got.Data, want.Data)
 
 	// Batch norm backward with dx = dy.
 	x := randTensor(rng, 4, 3, 5, 6)
 	gamma, beta := randSlice(rng, 6, 0.5, 1.5), randSlice(rng, 6, -1, 1)
 	mean, variance := randSlice(rng, 6, -1, 1), randSlice(rng, 6, 0.5, 2)
-	dy = randTensor(rng, 4, 3, 5, 6)
+	dy := randTensor(rng, 4, 3, 5, 6)
 	dx := NewTensor(4, 3, 5, 6)
 	dg, db := make([]float32, 6), make([]float32, 6)
 	BatchNormEvalBackward(x, dy, 2, gamma, mean, variance, 1e-5, dx, dg, db)
-	got = dy.Clone()
+	got := dy.Clone()
 	dg2, db2 := make([]float32, 6), make([]float32, 6)
 	BatchNormEvalBackward(x, got, 2, gamma, mean, variance, 1e-5, got, dg2, db2)
 	same("BatchNormEvalBackward dx", got.Data, dx.Data)

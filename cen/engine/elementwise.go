@@ -86,9 +86,6 @@ type DropoutMask struct {
 	scale float32 // 1/(1-p), or 0 for p = 1
 }
 
-// Len returns the number of elements the mask covers.
-func (m *DropoutMask) Len() int { return len(m.kept) }
-
 // At returns the factor element i was multiplied by: 0 where dropped, 1/(1-p) where kept.
 func (m *DropoutMask) At(i int) float32 { return m.factor(m.kept[i]) }
 

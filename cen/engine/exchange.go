@@ -39,12 +39,20 @@ func ExchangeInPlace(x *Tensor, m int, keep []bool) {
 	// replacements are summed into tmp first, since they read planes that
 	// are replaced too.
 	parallelFor(n*x.C, m*hw, func(lo, hi int) {
-		var tmp []float32
+		var tmp []float32 // from the scratch list: this runs in every exchange of every step
+		defer func() {
+			if tmp != nil {
+				putScratch(tmp)
+			}
+		}()
 		for t := lo; t < hi; t++ {
 			s, c := t/x.C, t%x.C
+			if allKept(keep, m, x.C, c) {
+				continue // every modality keeps channel c
+			}
 			plane := func(mi int) []float32 { p := ((mi*n+s)*x.C + c) * hw; return x.Data[p : p+hw] }
 			if tmp == nil {
-				tmp = make([]float32, m*hw)
+				tmp = getScratch(m * hw)
 			}
 			for mi := 0; mi < m; mi++ {
 				if keep[mi*x.C+c] {
@@ -94,22 +102,25 @@ func ExchangeBackwardInPlace(dy *Tensor, m int, keep []bool) {
 	n, hw := dy.N/m, dy.H*dy.W
 	inv := float32(1) / float32(m-1)
 	parallelFor(n*dy.C, m*m*hw, func(lo, hi int) {
-		var src []float32 // the m output-gradient planes of one task, read while dy is overwritten
+		var src []float32 // the replaced planes' output gradients of one task, read while dy is overwritten
+		defer func() {
+			if src != nil {
+				putScratch(src)
+			}
+		}()
 		for t := lo; t < hi; t++ {
 			s, c := t/dy.C, t%dy.C
-			plane := func(mi int) []float32 { p := ((mi*n+s)*dy.C + c) * hw; return dy.Data[p : p+hw] }
-			all := true
-			for mi := 0; mi < m; mi++ {
-				all = all && keep[mi*dy.C+c]
-			}
-			if all {
+			if allKept(keep, m, dy.C, c) {
 				continue // every modality keeps channel c: the gradient passes unchanged
 			}
+			plane := func(mi int) []float32 { p := ((mi*n+s)*dy.C + c) * hw; return dy.Data[p : p+hw] }
 			if src == nil {
-				src = make([]float32, m*hw)
+				src = getScratch(m * hw)
 			}
 			for mi := 0; mi < m; mi++ {
-				copy(src[mi*hw:(mi+1)*hw], plane(mi))
+				if !keep[mi*dy.C+c] { // only replaced planes are read from src
+					copy(src[mi*hw:(mi+1)*hw], plane(mi))
+				}
 			}
 			for k := 0; k < m; k++ {
 				d := plane(k)
@@ -236,4 +247,14 @@ func dot64(a, b []float32) float64 {
 		s += v
 	}
 	return s
+}
+
+// allKept reports whether every one of the m modalities keeps its channel c.
+func allKept(keep []bool, m, channels, c int) bool {
+	for mi := 0; mi < m; mi++ {
+		if !keep[mi*channels+c] {
+			return false
+		}
+	}
+	return true
 }

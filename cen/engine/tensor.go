@@ -25,7 +25,8 @@ func checkShape(n, c, h, w int) {
 // TensorFrom wraps data (not copied) as a tensor of shape [n, c, h, w].
 // It panics if len(data) != n*c*h*w.
 func TensorFrom(n, c, h, w int, data []float32) *Tensor {
-	if n < 0 || c < 0 || h < 0 || w < 0 || len(data) != n*c*h*w {
+	checkShape(n, c, h, w)
+	if len(data) != n*c*h*w {
 		panic(fmt.Sprintf("engine: TensorFrom shape [%d %d %d %d] does not match %d values", n, c, h, w, len(data)))
 	}
 	return &Tensor{N: n, C: c, H: h, W: w, Data: data}
@@ -36,12 +37,7 @@ func (t *Tensor) Len() int { return t.N * t.C * t.H * t.W }
 
 // Clone returns a deep copy of t.
 func (t *Tensor) Clone() *Tensor {
-	u := &Tensor{N: t.N, C: t.C, H: t.H, W: t.W}
-	if len(t.Data) == t.Len() {
-		u.Data = buffers.get(len(t.Data))
-	} else {
-		u.Data = make([]float32, len(t.Data))
-	}
+	u := &Tensor{N: t.N, C: t.C, H: t.H, W: t.W, Data: buffers.get(len(t.Data))}
 	copy(u.Data, t.Data)
 	return u
 }
