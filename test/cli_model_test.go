@@ -66,6 +66,7 @@ func TestModelCommandsNameWhatIsWrong(t *testing.T) {
 		{[]string{"export", "--random", "lite-r18", "--conv3x3", "fast", "-o", filepath.Join(dir, "x.onnx")}, `3x3 convolutions "fast": use plain, winograd or winograd-all`},
 		{[]string{"export", "--random", "lite-r18", "--int8", "-o", filepath.Join(dir, "x.onnx")}, "--int8 and --calibrate DIR go together"},
 		{[]string{"export", "--random", "lite-r18", "--int8", "--calibrate", filepath.Join(dir, "nodata"), "-o", filepath.Join(dir, "x.onnx")}, "nodata"},
+		{[]string{"export", filepath.Join(rosenv.RepoRoot(), "models", "synthetic-lite-r18.onnx"), "--int8", "-o", filepath.Join(dir, "x.onnx")}, "--int8 --calibrate DIR"},
 		{[]string{"bench", "train", "--batch", "-1"}, "--batch -1"},
 		{[]string{"bench", "infer", "--random", "lite-r18", "--iters", "0"}, "need at least one timed run"},
 		{[]string{"info", filepath.Join(fixtures, "import", "tiny_zip.pth")}, "is a PyTorch file, not a cen model"},
@@ -180,15 +181,16 @@ func TestPredictWithExportedModelMatchesCheckpoint(t *testing.T) {
 	if out, code := runCen(t, os.Environ(), "export", ckpt, "-o", model, "--height", "72", "--width", "96"); code != 0 {
 		t.Fatalf("export: %s", out)
 	}
-	if out, code := runCen(t, os.Environ(), "info", model); code != 0 || !strings.Contains(out, "preprocess.rgb_mean") || !strings.Contains(out, "input         96x72") {
+	if out, code := runCen(t, os.Environ(), "info", model); code != 0 || !strings.Contains(out, "preprocess.rgb_mean") || !strings.Contains(out, "input         96x72") ||
+		!strings.Contains(out, "kernels       3x3 convolutions plain; float32") {
 		t.Fatalf("info of the ONNX model (exit %d):\n%s", code, out)
 	}
 	// The same network with every 3×3 stride-1 convolution as Winograd F(4×4, 3×3).
-	wino := filepath.Join(dir, "m-winograd.onnx")
+	wino := filepath.Join(dir, "m2.onnx")
 	if out, code := runCen(t, os.Environ(), "export", ckpt, "-o", wino, "--height", "72", "--width", "96", "--conv3x3", "winograd-all"); code != 0 || !strings.Contains(out, "3x3 convolutions winograd-all") {
 		t.Fatalf("export --conv3x3 winograd-all: %s", out)
 	}
-	if out, code := runCen(t, os.Environ(), "info", wino); code != 0 || !strings.Contains(out, "winograd") {
+	if out, code := runCen(t, os.Environ(), "info", wino); code != 0 || !strings.Contains(out, "kernels       3x3 convolutions winograd; float32") {
 		t.Fatalf("info of the Winograd model does not say so (exit %d):\n%s", code, out)
 	}
 	rgb := image.NewNRGBA(image.Rect(0, 0, w, h))

@@ -33,7 +33,7 @@ func runExport(args []string, stdout, stderr io.Writer) error {
 	w := fs.Int("width", 0, "input width of a fixed-size model")
 	dynamic := fs.Bool("dynamic", false, "accept any input size (height and width are symbolic)")
 	perMod := fs.Bool("per-modality", false, "also output each modality's logits (logits_<modality>)")
-	conv3 := fs.String("conv3x3", cen.ConvPlain, "3x3 stride-1 convolutions as plain Conv nodes, or as Winograd F(4x4,3x3) in ONNX operators: plain, winograd (layers of >= 32 channels) or winograd-all; fixed-size models only")
+	conv3 := fs.String("conv3x3", cen.ConvPlain, "3x3 stride-1 convolutions as plain Conv nodes, or as Winograd F(4x4,3x3) in ONNX operators: plain, winograd (layers of >= 256 channels and >= 75 4x4 tiles) or winograd-all; fixed-size models only")
 	logitsOnly := fs.Bool("logits-only", false, "stop the graph at the logits, as torch.onnx.export writes the network (benchmarks: cen's inference needs the labels and refuses such a file)")
 	int8 := fs.Bool("int8", false, "write the int8 QDQ model (per-channel int8 weights, uint8 activations) that ONNX Runtime runs with integer kernels; needs --calibrate")
 	calib := fs.Int("calib-frames", 32, "--int8: calibration frames, taken evenly from the training split of --calibrate")
@@ -76,7 +76,7 @@ func runExport(args []string, stdout, stderr io.Writer) error {
 		}
 		if kind, err := infer.Kind(ckpt); err == nil && kind == "onnx" {
 			// An exported fp32 model: only its int8 version can be made from it.
-			if !*int8 || *out == "" {
+			if !*int8 || *calibDirFlag == "" || *out == "" {
 				return fmt.Errorf("%s is an ONNX model: export from its checkpoint, or make its int8 version with --int8 --calibrate DIR -o OUT.onnx", ckpt)
 			}
 			return quantizeONNX(ckpt, *out, calibSrc(), *calib, stdout, stderr)
@@ -158,11 +158,6 @@ func writeONNX(m *cen.Model, path string, opt cen.ExportOptions) error {
 		return fmt.Errorf("writing %s: %w", path, err)
 	}
 	return nil
-}
-
-// exportTo exports m at a fixed h×w.
-func exportTo(m *cen.Model, path string, h, w int) error {
-	return writeONNX(m, path, cen.ExportOptions{Height: h, Width: w})
 }
 
 // randomModel builds an untrained network with the official recipe (benchmarks).

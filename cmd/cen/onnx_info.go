@@ -6,6 +6,7 @@ import (
 	"sort"
 	"strings"
 
+	"github.com/cen-ros/cen/cen"
 	"github.com/cen-ros/cen/cen/ort"
 )
 
@@ -32,6 +33,14 @@ func onnxInfo(file string, w io.Writer) error {
 		outs = append(outs, o.Name)
 	}
 	fmt.Fprintf(w, "outputs       %s\n", strings.Join(outs, ", "))
+	conv, quant := info.Metadata[cen.MetaConv3x3], info.Metadata[cen.MetaQuantization]
+	if conv == "" {
+		conv = cen.ConvPlain
+	}
+	if quant == "" {
+		quant = "float32"
+	}
+	fmt.Fprintf(w, "kernels       3x3 convolutions %s; %s\n", conv, quant)
 	printRecipe(w, info.Recipe)
 	return nil
 }
