@@ -287,24 +287,30 @@ func (m *Model) Info() Info {
 // Close releases the model.
 func (m *Model) Close() error { return m.run.close() }
 
-// Segment segments one frame into dst.
-func (m *Model) Segment(f Frame, dst *Result) error {
-	t0 := time.Now()
+// prepare preprocesses f into in for a network fed feeds: the one preprocessing path of Segment and
+// NetworkInputs. An RGB-only network without a depth image gets an empty one (noDepth, reused); a network that
+// reads depth refuses a depth image with no valid pixel.
+func prepare(spec preprocess.Spec, feeds []feed, f Frame, in *preprocess.Input, noDepth *preprocess.DepthImage) error {
 	depth := f.Depth
 	usesDepth := false
-	for _, fd := range m.feeds {
+	for _, fd := range feeds {
 		usesDepth = usesDepth || fd == feedDepth
 	}
 	if !usesDepth && len(depth.Pix) == 0 {
-		// An RGB-only network still goes through the one preprocessing path: give it an empty depth image.
-		m.noDepth.Width, m.noDepth.Height = f.RGB.Width, f.RGB.Height
-		m.noDepth.Pix = grow(m.noDepth.Pix, f.RGB.Width*f.RGB.Height)
-		depth = m.noDepth
+		noDepth.Width, noDepth.Height = f.RGB.Width, f.RGB.Height
+		noDepth.Pix = grow(noDepth.Pix, f.RGB.Width*f.RGB.Height)
+		depth = *noDepth
 	}
 	if usesDepth && !anyValid(depth.Pix) {
 		return fmt.Errorf("infer: the depth image has no valid pixel (all 0, NaN or infinite)")
 	}
-	if err := m.info.Spec.InputTo(&m.in, f.RGB, depth, f.View); err != nil {
+	return spec.InputTo(in, f.RGB, depth, f.View)
+}
+
+// Segment segments one frame into dst.
+func (m *Model) Segment(f Frame, dst *Result) error {
+	t0 := time.Now()
+	if err := prepare(m.info.Spec, m.feeds, f, &m.in, &m.noDepth); err != nil {
 		return err
 	}
 	for i, fd := range m.feeds {
@@ -422,15 +428,16 @@ func NetworkInputs(spec preprocess.Spec, modalities []string, f Frame) ([][]floa
 		return nil, err
 	}
 	var in preprocess.Input
-	if err := spec.InputTo(&in, f.RGB, f.Depth, f.View); err != nil {
+	var noDepth preprocess.DepthImage
+	if err := prepare(spec, feeds, f, &in, &noDepth); err != nil {
 		return nil, err
 	}
 	out := make([][]float32, len(feeds))
 	for i, fd := range feeds {
 		if fd == feedRGB {
-			out[i] = append([]float32(nil), in.RGB...)
+			out[i] = in.RGB // in is this call's own
 		} else {
-			out[i] = append([]float32(nil), in.Depth...)
+			out[i] = in.Depth
 		}
 	}
 	return out, nil
