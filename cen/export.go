@@ -490,8 +490,7 @@ func (b *onnxBuilder) conv(c *conv, bn *bn, x stream, relu bool) stream {
 	base := strings.TrimSuffix(c.w.Name, ".weight")
 	out := stream{names: make([]string, len(x.names)), c: cout}
 	if x.h > 0 {
-		out.h = (x.h+2*s.Pad-k)/s.Stride + 1
-		out.w = (x.w+2*s.Pad-k)/s.Stride + 1
+		out.h, out.w = s.OutSize(x.h, x.w)
 	}
 	wino := b.winograd && useWinogradExport(c, cin, x.h, x.w, b.winogradAll)
 	for i, in := range x.names {

@@ -463,12 +463,8 @@ func (m *Model) Backward(inputs []*engine.Tensor, labels []uint16, h, w int, opt
 		engine.Release(d)
 	}
 	// The ensemble's loss reaches only α (the logits are detached, as in the official model).
-	ensUp := engine.ResizeBilinear(out.Ensemble, h, w, false)
-	ce, dUp := engine.CrossEntropy(ensUp, labels, ignore)
-	engine.Release(ensUp)
+	ce, dEns := crossEntropyAt(out.Ensemble, labels, h, w, ignore)
 	loss.CE[M] = ce
-	dEns := engine.ResizeBilinearBackward(dUp, out.Ensemble.H, out.Ensemble.W, false)
-	engine.Release(dUp)
 	engine.EnsembleBackward(out.Logits, m.alpha.Data, dEns, m.alpha.Grad)
 	engine.Release(dEns)
 
