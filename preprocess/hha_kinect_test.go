@@ -106,11 +106,12 @@ func TestHHAOnKinectLikeDepthFromPitchedAndRolledCameras(t *testing.T) {
 			r := measureHHA(t, ts, cam, HHAConf{Window: 13, Floor: RobustFloor})
 			t.Logf("  hha_window=13,hha_floor=robust: gravity %.2f° off; height %.2f levels from the truth; angle %.2f levels from the truth (%d px inside surfaces), %.2f over all valid px",
 				r.gravity, r.heightTruth, r.angleTruth, r.interior, r.angleAll)
-			lim := hhaErrors{gravity: 0.25, heightTruth: 0.3, angleTruth: 0.75}
+			// (The gravity estimate does not depend on these settings: it was checked above.)
+			lim := hhaErrors{heightTruth: 0.3, angleTruth: 0.75}
 			if noisy {
-				lim = hhaErrors{gravity: 1, heightTruth: 2, angleTruth: 4}
+				lim = hhaErrors{heightTruth: 2, angleTruth: 4}
 			}
-			if r.gravity > lim.gravity || r.heightTruth > lim.heightTruth || r.angleTruth > lim.angleTruth {
+			if r.heightTruth > lim.heightTruth || r.angleTruth > lim.angleTruth {
 				t.Errorf("pitch %g° roll %g° noisy=%v, window 13, robust floor: errors %+v, limits %+v", pose.pitch, pose.roll, noisy, r, lim)
 			}
 		}

@@ -43,15 +43,17 @@ for t in $threads; do
     # cen's export also upsamples the logits bicubically to the input size and computes labels and confidence
     # there; torch→ORT stops at the logits. The same graphs cut at the logits compare the networks alone.
     for conv in plain winograd; do
-      "$tmp/cen" export --random "$arch" --height "$h" --width "$w" --logits-only --conv3x3 "$conv" -o "$tmp/$arch-$conv-logits.onnx" >/dev/null
+      [ -f "$tmp/$arch-$conv-logits.onnx" ] ||
+        "$tmp/cen" export --random "$arch" --height "$h" --width "$w" --logits-only --conv3x3 "$conv" -o "$tmp/$arch-$conv-logits.onnx" >/dev/null
       "$tmp/cen" bench onnx --model "$tmp/$arch-$conv-logits.onnx" --threads "$t" --iters "$iters" |
         sed "s/^{/{\"kind\": \"logits_$conv\", \"arch\": \"$arch\", /" >>"$results"
     done
     # int8 (cen export --int8, activation scales from 8 synthetic frames), whole and cut at the logits.
     [ -d "$tmp/calib" ] || "$tmp/cen" synth --out "$tmp/calib" --n 10 --size 240x320 >/dev/null 2>&1
     for cut in "" --logits-only; do
-      "$tmp/cen" export --random "$arch" --height "$h" --width "$w" $cut --int8 --calibrate "$tmp/calib" --calib-frames 8 \
-        -o "$tmp/$arch-int8$cut.onnx" >/dev/null 2>&1
+      [ -f "$tmp/$arch-int8$cut.onnx" ] || # one export serves every thread count
+        "$tmp/cen" export --random "$arch" --height "$h" --width "$w" $cut --int8 --calibrate "$tmp/calib" --calib-frames 8 \
+          -o "$tmp/$arch-int8$cut.onnx" >/dev/null 2>&1
       "$tmp/cen" bench onnx --model "$tmp/$arch-int8$cut.onnx" --threads "$t" --iters "$iters" |
         sed "s/^{/{\"kind\": \"int8${cut:+_logits}\", \"arch\": \"$arch\", /" >>"$results"
     done
