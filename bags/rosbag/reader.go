@@ -130,7 +130,7 @@ func Open(path string) (*Reader, error) {
 		f.Close()
 		return nil, err
 	}
-	r.file = f
+	r.file, r.ahead = f, readAheadMapped
 	// Reading the index touched a page of every chunk: give them back, or the Reader starts out with
 	// pages all over the file resident.
 	src.release(0, src.size)
