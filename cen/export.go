@@ -78,7 +78,7 @@ type ExportOptions struct {
 	// Conv3x3 is how the 3×3 stride-1 convolutions are written: ConvPlain (or "") as ONNX Conv nodes, or
 	// ConvWinograd as Winograd F(4×4, 3×3) in plain ONNX operators (see winogradConv) where the layer is wide
 	// enough to gain, or ConvWinogradAll on every such convolution whatever its size (tests, measurements).
-	// Winograd needs a fixed-size model; a dynamic one is always plain.
+	// Winograd needs a fixed-size model (Dynamic with it is an error).
 	Conv3x3 string
 	// LogitsOnly stops the graph at the logits, as torch.onnx.export of the network writes it: no labels or
 	// confidence at input size. It is for benchmarks against such a file; cen's inference refuses it.
@@ -129,6 +129,10 @@ func (m *Model) ONNXModel(opt ExportOptions) (*onnx.ModelProto, error) {
 	default:
 		return nil, fmt.Errorf("export: 3x3 convolutions %q: use %s, %s or %s", opt.Conv3x3, ConvPlain, ConvWinograd, ConvWinogradAll)
 	}
+	winograd := opt.Conv3x3 == ConvWinograd || opt.Conv3x3 == ConvWinogradAll
+	if winograd && opt.Dynamic {
+		return nil, fmt.Errorf("export: 3x3 convolutions %s need a fixed-size model: the Winograd tiles are cut at export", opt.Conv3x3)
+	}
 	if K > math.MaxUint16 {
 		return nil, fmt.Errorf("export: %d classes do not fit 16-bit labels", K)
 	}
@@ -147,8 +151,7 @@ func (m *Model) ONNXModel(opt ExportOptions) (*onnx.ModelProto, error) {
 	}
 	gflops := m.ConvFLOPs(1, fh, fw) / 1e9
 
-	b := &onnxBuilder{winograd: (opt.Conv3x3 == ConvWinograd || opt.Conv3x3 == ConvWinogradAll) && !opt.Dynamic,
-		winogradAll: opt.Conv3x3 == ConvWinogradAll}
+	b := &onnxBuilder{winograd: winograd, winogradAll: opt.Conv3x3 == ConvWinogradAll}
 	inputs := make([]string, M)
 	for i, mod := range cfg.Modalities {
 		inputs[i] = mod

@@ -186,6 +186,29 @@ func TestExportNeedsARecipe(t *testing.T) {
 	}
 }
 
+// A dynamic model cannot have Winograd tiles, which are cut at the export size: the library says so, as the
+// CLI does, rather than exporting a plain graph that was not asked for.
+func TestExportRefusesWinogradInADynamicModel(t *testing.T) {
+	cfg := DefaultConfig("lite-r18")
+	cfg.Width, cfg.Classes = 0.125, 3
+	m, err := New(cfg, 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := m.SetRecipe(modeltest.Recipe(3, preprocess.DefaultSpec())); err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range []string{ConvWinograd, ConvWinogradAll} {
+		_, err := m.ONNXModel(ExportOptions{Dynamic: true, Conv3x3: c})
+		if err == nil || !strings.Contains(err.Error(), "3x3 convolutions "+c+" need a fixed-size model") {
+			t.Errorf("dynamic export with %s: %v", c, err)
+		}
+	}
+	if _, err := m.ONNXModel(ExportOptions{Dynamic: true, Conv3x3: ConvPlain}); err != nil {
+		t.Errorf("dynamic plain export: %v", err)
+	}
+}
+
 // FuzzParseModelInfo feeds arbitrary bytes, seeded with a small exported model and damaged copies, to the ONNX
 // metadata reader: it must describe the model or return an error wrapping ErrBadModel, never panic.
 func FuzzParseModelInfo(f *testing.F) {
