@@ -23,16 +23,11 @@ func TensorRanges(mp *onnx.ModelProto, names []string, h, w int, threads int, li
 	if err != nil {
 		return nil, 0, err
 	}
-	so, err := ort.NewSessionOptions()
+	so, err := sessionOptions(Options{IntraOpThreads: threads})
 	if err != nil {
 		return nil, 0, err
 	}
 	defer so.Destroy()
-	if threads > 0 {
-		if err := so.SetIntraOpNumThreads(threads); err != nil {
-			return nil, 0, err
-		}
-	}
 	var inNames []string
 	for _, in := range mp.Graph.Input {
 		inNames = append(inNames, in.Name)

@@ -186,31 +186,11 @@ func Open(path string, opt Options) (*Session, error) {
 
 // newSession creates the ONNX Runtime session on one device.
 func (s *Session) newSession(data []byte, device string, opt Options) (*ort.DynamicAdvancedSession, error) {
-	so, err := ort.NewSessionOptions()
+	so, err := sessionOptions(opt)
 	if err != nil {
 		return nil, err
 	}
 	defer so.Destroy()
-	if opt.IntraOpThreads > 0 {
-		if err := so.SetIntraOpNumThreads(opt.IntraOpThreads); err != nil {
-			return nil, err
-		}
-	}
-	if opt.InterOpThreads > 0 {
-		if err := so.SetInterOpNumThreads(opt.InterOpThreads); err != nil {
-			return nil, err
-		}
-	}
-	level, err := graphOptLevel(opt.GraphOptLevel)
-	if err != nil {
-		return nil, err
-	}
-	if err := so.SetGraphOptimizationLevel(level); err != nil {
-		return nil, err
-	}
-	if err := so.SetCpuMemArena(!opt.DisableMemArena); err != nil {
-		return nil, err
-	}
 	switch device {
 	case "tensorrt":
 		t, err := ort.NewTensorRTProviderOptions()
@@ -264,6 +244,42 @@ func appendCUDA(so *ort.SessionOptions, opt Options) error {
 		return err
 	}
 	return so.AppendExecutionProviderCUDA(c)
+}
+
+// sessionOptions are the session options of every session this package opens: opt's threads, graph
+// optimisation level and CPU memory arena; execution providers are the caller's to add. The caller destroys
+// them.
+func sessionOptions(opt Options) (*ort.SessionOptions, error) {
+	level, err := graphOptLevel(opt.GraphOptLevel)
+	if err != nil {
+		return nil, err
+	}
+	so, err := ort.NewSessionOptions()
+	if err != nil {
+		return nil, err
+	}
+	if err := configure(so, opt, level); err != nil {
+		so.Destroy()
+		return nil, err
+	}
+	return so, nil
+}
+
+func configure(so *ort.SessionOptions, opt Options, level ort.GraphOptimizationLevel) error {
+	if opt.IntraOpThreads > 0 {
+		if err := so.SetIntraOpNumThreads(opt.IntraOpThreads); err != nil {
+			return err
+		}
+	}
+	if opt.InterOpThreads > 0 {
+		if err := so.SetInterOpNumThreads(opt.InterOpThreads); err != nil {
+			return err
+		}
+	}
+	if err := so.SetGraphOptimizationLevel(level); err != nil {
+		return err
+	}
+	return so.SetCpuMemArena(!opt.DisableMemArena)
 }
 
 func graphOptLevel(s string) (ort.GraphOptimizationLevel, error) {

@@ -20,19 +20,11 @@ func TimeFile(path, library string, threads, warmup, iters int) ([]time.Duration
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", path, err)
 	}
-	so, err := ort.NewSessionOptions()
+	so, err := sessionOptions(Options{IntraOpThreads: threads})
 	if err != nil {
 		return nil, err
 	}
 	defer so.Destroy()
-	if threads > 0 {
-		if err := so.SetIntraOpNumThreads(threads); err != nil {
-			return nil, err
-		}
-	}
-	if err := so.SetGraphOptimizationLevel(ort.GraphOptimizationLevelEnableAll); err != nil {
-		return nil, err
-	}
 	var inNames, outNames []string
 	var inputs []ort.Value
 	defer func() {
