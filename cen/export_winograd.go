@@ -67,8 +67,7 @@ const (
 // useWinogradExport reports whether the convolution c, reading cin channels of an h×w plane, is written as
 // Winograd: a 3×3 window, stride 1, padding 1, dilation 1, at a known size, and (unless all) wide enough to gain.
 func useWinogradExport(c *conv, cin, h, w int, all bool) bool {
-	s := c.spec
-	if s.KH != 3 || s.KW != 3 || s.Stride != 1 || s.Pad != 1 || s.Dilation != 1 || h <= 0 || w <= 0 {
+	if !c.spec.Same3x3() || h <= 0 || w <= 0 {
 		return false
 	}
 	if all {

@@ -54,7 +54,7 @@ func convPaths(s ConvSpec) []struct {
 	name   string
 	policy int32
 } {
-	if !isWinogradSpec(s.norm()) {
+	if !s.Same3x3() {
 		return []struct {
 			name   string
 			policy int32

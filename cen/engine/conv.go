@@ -30,6 +30,14 @@ func (s ConvSpec) OutSize(h, w int) (int, int) {
 	return ho, wo
 }
 
+// Same3x3 reports whether s is a 3×3 window with stride 1, padding 1 and dilation 1 (0 counting as 1): the
+// convolution that keeps the plane size, which Winograd F(m×m, 3×3) computes (the engine's F(2×2), the ONNX
+// export's F(4×4)).
+func (s ConvSpec) Same3x3() bool {
+	s = s.norm()
+	return s.KH == 3 && s.KW == 3 && s.Stride == 1 && s.Pad == 1 && s.Dilation == 1
+}
+
 // pointwise reports whether the input already is the column matrix.
 func (s ConvSpec) pointwise() bool {
 	return s.KH == 1 && s.KW == 1 && s.Stride == 1 && s.Pad == 0

@@ -41,16 +41,9 @@ var wgChunkTiles = 1024
 // about 5% on 256-256 60x80 (2400 tiles vs 960) for 2.5× the memory.
 const wgMaxChunkFloats = 1 << 23
 
-// isWinogradSpec reports whether s is a 3×3 window with stride 1, padding 1
-// and dilation 1, which keeps the plane size and is what the transforms
-// implement.
-func isWinogradSpec(s ConvSpec) bool {
-	return s.KH == 3 && s.KW == 3 && s.Stride == 1 && s.Pad == 1 && s.Dilation == 1
-}
-
 // useWinograd reports whether cs goes through the Winograd path.
 func useWinograd(cs *convShape) bool {
-	if !isWinogradSpec(cs.s) {
+	if !cs.s.Same3x3() {
 		return false
 	}
 	switch wgPolicy.Load() {
