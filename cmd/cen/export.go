@@ -141,8 +141,18 @@ func runExport(args []string, stdout, stderr io.Writer) error {
 	if *dynamic {
 		size = "dynamic size (recipe " + size + ")"
 	}
+	// How the file computes its 3×3 convolutions, as its metadata says: --conv3x3 winograd leaves layers too
+	// narrow or too small to gain plain, possibly all of them.
+	info, err := cen.ReadModelInfo(*out)
+	if err != nil {
+		return err
+	}
+	conv := info.Metadata[cen.MetaConv3x3]
+	if *conv3 == cen.ConvWinograd && conv != cen.ConvWinograd {
+		conv += " (no layer has the >= 256 channels and >= 75 4x4 tiles where winograd gains; --conv3x3 winograd-all forces it)"
+	}
 	fmt.Fprintf(stdout, "wrote %s: %s, %d classes (%s), modalities %v, %s, %.1f GFLOP per frame at %dx%d, 3x3 convolutions %s\n", *out, cfg.Arch, cfg.Classes,
-		datasetName(recipe.Dataset), cfg.Modalities, size, model.ConvFLOPs(1, spec.Height, spec.Width)/1e9, spec.Width, spec.Height, *conv3)
+		datasetName(recipe.Dataset), cfg.Modalities, size, model.ConvFLOPs(1, spec.Height, spec.Width)/1e9, spec.Width, spec.Height, conv)
 	return nil
 }
 
