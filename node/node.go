@@ -495,7 +495,7 @@ func (n *node) subscribe(c *rosConn) error {
 // worker, replacing (and counting) one it has not taken yet: latency never builds up.
 func (n *node) synchronise(ctx context.Context) {
 	conf := timesync.Conf{Policy: n.set.Sync, Topics: 2, QueueSize: n.set.QueueSize, MaxInterval: n.set.MaxInterval,
-		AgePenalty: n.set.AgePenalty}
+		AgePenalty: n.set.AgePenalty, LowerBounds: timesync.SameBound(2, n.set.LowerBound)}
 	if conf.AgePenalty == 0 {
 		conf.AgePenalty = timesync.NoAgePenalty
 	}
@@ -792,7 +792,8 @@ func (d *diagnostics) array(now time.Time, masterDown bool) *diagnostic_msgs.Dia
 	if info.RuntimeVersion != "" {
 		s.add("ONNX Runtime", info.RuntimeVersion)
 	}
-	s.add("Sync policy", fmt.Sprintf("%s, queue %d, max interval %.3f s", n.set.Sync, n.set.QueueSize, n.set.MaxInterval.Seconds()))
+	s.add("Sync policy", fmt.Sprintf("%s, queue %d, max interval %.3f s, inter-message lower bound %.3f s", n.set.Sync, n.set.QueueSize,
+		n.set.MaxInterval.Seconds(), n.set.LowerBound.Seconds()))
 	s.add("Pairs synchronised", n.stats.pairs.Load())
 	s.add("Frames segmented", n.stats.segmented.Load())
 	s.add("Pairs dropped (newer pair arrived)", n.stats.dropped.Load())

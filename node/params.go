@@ -40,6 +40,7 @@ var Params = []Param{
 	{Name: "queue_size", Type: "int", Default: 10, Description: "messages per input the synchroniser keeps while it looks for a pair"},
 	{Name: "max_interval", Type: "double", Default: 0.05, Description: "seconds: colour and depth further apart than this are never paired (0: no limit)"},
 	{Name: "age_penalty", Type: "double", Default: 0.1, Description: "ApproximateTime's age penalty: higher publishes sooner at some cost in pairing quality"},
+	{Name: "inter_message_lower_bound", Type: "double", Default: 0.0, Description: "seconds: the least time between two frames of one camera (e.g. 0.025 at 30 Hz), as message_filters' setInterMessageLowerBound; lets the approximate sync publish a pair once both halves are in instead of on the next frame (0: unknown)"},
 	{Name: "image_transport", Type: "string", Default: "raw", Choices: []string{"raw", "compressed"}, Description: "colour input: rgb/image, or rgb/image/compressed (JPEG or PNG)"},
 	{Name: "depth_image_transport", Type: "string", Default: "raw", Choices: []string{"raw", "compressedDepth"}, Description: "depth input: depth/image, or depth/image/compressedDepth (PNG or RVL)"},
 	{Name: "depth_scale", Type: "double", Default: 0.0, Description: "metres per count of 16-bit depth (0: 0.001, millimetres, as REP 118); 32FC1 depth is metres"},
@@ -74,6 +75,7 @@ type Settings struct {
 	QueueSize                      int
 	MaxInterval                    time.Duration
 	AgePenalty                     float64
+	LowerBound                     time.Duration // inter_message_lower_bound, for both inputs
 	ImageTransport, DepthTransport string
 	DepthScale                     float64
 	DepthToRGB                     []float64 // nil, or x y z qx qy qz qw
@@ -229,14 +231,15 @@ func ReadSettings(lookup func(name string) (any, bool, error), defaults map[stri
 	if s.QueueSize < 1 {
 		return s, fmt.Errorf("~queue_size is %d, want at least 1", s.QueueSize)
 	}
-	if num("max_interval") < 0 || num("age_penalty") < 0 || num("depth_scale") < 0 || num("expected_rate") < 0 {
-		return s, fmt.Errorf("~max_interval, ~age_penalty, ~depth_scale and ~expected_rate must not be negative")
+	if num("max_interval") < 0 || num("age_penalty") < 0 || num("inter_message_lower_bound") < 0 || num("depth_scale") < 0 || num("expected_rate") < 0 {
+		return s, fmt.Errorf("~max_interval, ~age_penalty, ~inter_message_lower_bound, ~depth_scale and ~expected_rate must not be negative")
 	}
 	if num("diagnostic_period") <= 0 {
 		return s, fmt.Errorf("~diagnostic_period is %g, want a positive number of seconds", num("diagnostic_period"))
 	}
 	s.MaxInterval = time.Duration(num("max_interval") * float64(time.Second))
 	s.AgePenalty = num("age_penalty")
+	s.LowerBound = time.Duration(num("inter_message_lower_bound") * float64(time.Second))
 	s.ImageTransport, s.DepthTransport = str("image_transport"), str("depth_image_transport")
 	s.DepthScale, s.FillHoles = num("depth_scale"), s.values["fill_holes"].(bool)
 	s.UnknownLabel, s.ExpectedRate = s.values["unknown_label"].(int), num("expected_rate")

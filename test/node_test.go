@@ -429,6 +429,31 @@ func TestNodePairsOffsetStampsAndNotFarApartOnes(t *testing.T) {
 	}
 }
 
+// TestNodeLowerBoundPublishesAPairWithoutTheNextFrame sends a single pair (depth 15 ms after colour) to a node
+// launched with inter_message_lower_bound:=0.05. Without a bound the approximate policy cannot prove the pair
+// optimal until a later frame comes (C++ PerfectMatch holds its last pair back), and none comes here; with
+// it, the next colour frame cannot be earlier than 50 ms after this one, so the pair is labelled at once.
+func TestNodeLowerBoundPublishesAPairWithoutTheNextFrame(t *testing.T) {
+	m := rosenv.StartMaster(t)
+	p := launchNode(t, m, nodeModel(t), "inter_message_lower_bound:=0.05")
+	cam := newCamera(t, m, "test_camera")
+	cam.collectLabels()
+	cam.collectDiagnostics()
+	cam.waitConnected(m)
+	rgb, depth := testFrame(2)
+	stamp := time.Unix(1700000500, 0)
+	cam.rgb.Write(rgbMsg(std_msgs.Header{Stamp: stamp, FrameId: "cam_color_optical_frame"}, rgb))
+	cam.depth.Write(depthMsg(std_msgs.Header{Stamp: stamp.Add(15 * time.Millisecond), FrameId: "cam_color_optical_frame"}, depth))
+	if cam.label(stamp, 20*time.Second) == nil {
+		t.Fatalf("the only pair got no labels with inter_message_lower_bound 0.05\n%s", p.Output())
+	}
+	if s, ok := cam.status(": Segmentation", 10*time.Second, func(s diagnostic_msgs.DiagnosticStatus) bool {
+		return strings.Contains(value(s, "Sync policy"), "inter-message lower bound 0.050 s")
+	}); !ok {
+		t.Errorf("/diagnostics does not give the lower bound: %+v", s)
+	}
+}
+
 // TestNodeRejectsBadFramesAndKeepsRunning sends frames the node must refuse (unknown encoding, colour and
 // depth of different sizes, truncated data, depth without a valid pixel): each is reported on /diagnostics
 // as an error, and a good frame afterwards is segmented.

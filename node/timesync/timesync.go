@@ -134,6 +134,19 @@ type Conf struct {
 	Clock func() int64
 }
 
+// SameBound is Conf.LowerBounds for n topics that share the bound b, as C++ setInterMessageLowerBound(b) sets
+// it on every topic; nil (no bound) when b is 0 or less.
+func SameBound(n int, b time.Duration) []time.Duration {
+	if b <= 0 {
+		return nil
+	}
+	bs := make([]time.Duration, n)
+	for i := range bs {
+		bs[i] = b
+	}
+	return bs
+}
+
 // Msg is one message as a Sync sees it.
 type Msg[T any] struct {
 	// Stamp is the header stamp in nanoseconds (sec·1e9 + nsec).
