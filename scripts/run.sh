@@ -62,8 +62,10 @@ echo "== cen synth --bag: $frames synthetic RGB-D frames at 240x320, 10 Hz"
 "$cen" synth --bag "$out/input.bag" --n "$frames" --size 240x320 --seed 7
 echo
 echo "== cen eval --live: the node on $model, fed by rosbag play --clock"
+# The bag's frames are 100 ms apart: with a 50 ms lower bound the node labels a pair when its depth comes in,
+# not a frame later (the approximate policy's wait; README, node parameters).
 "$cen" eval --live --master "$ROS_MASTER_URI" --ros-home "$ROS_HOME" --device "$device" --model "$model" --bag "$out/input.bag" \
-  --json "$out/report.json" --report "$out" --out-bag "$out/labels.bag" --samples 4
+  --inter-message-lower-bound 50ms --json "$out/report.json" --report "$out" --out-bag "$out/labels.bag" --samples 4
 stop_master
 echo
 echo "== done; look at:"

@@ -67,6 +67,19 @@ func TestEvalOfABagEqualsPredictFrameByFrame(t *testing.T) {
 	if res.FramesScored != n-1 || res.Skipped["colour message still unpaired at the end of the bag"] != 1 || res.MIoU == nil || res.Latency.P50 <= 0 {
 		t.Fatalf("result %+v", res)
 	}
+	// With a lower bound under the bag's 100 ms between frames (the node's ~inter_message_lower_bound), the
+	// last pair is proven without a later frame.
+	bounded := filepath.Join(dir, "bounded.json")
+	if o, code := runCen(t, os.Environ(), "eval", "--model", model, "--bag", bag, "--json", bounded, "--inter-message-lower-bound", "50ms"); code != 0 {
+		t.Fatalf("eval --inter-message-lower-bound (exit %d):\n%s", code, o)
+	}
+	var withBound struct {
+		FramesScored int            `json:"frames_scored"`
+		Skipped      map[string]int `json:"frames_skipped"`
+	}
+	if b, err := os.ReadFile(bounded); err != nil || json.Unmarshal(b, &withBound) != nil || withBound.FramesScored != n || len(withBound.Skipped) != 0 {
+		t.Fatalf("eval with a 50 ms lower bound: %+v (%v), want all %d frames scored", withBound, err, n)
+	}
 	var gts, preds []string
 	for i := 0; i < res.FramesScored; i++ {
 		f, err := synth.Render(2, i, h, w)

@@ -39,6 +39,7 @@ func runEval(args []string, stdout, stderr io.Writer) error {
 	sync := fs.String("sync", "approximate", "pairing of colour and depth: approximate or exact (the node's policies)")
 	queue := fs.Int("queue-size", 10, "synchroniser queue per topic")
 	pairInterval := fs.Duration("pair-interval", 50*time.Millisecond, "colour and depth further apart are not paired")
+	lowerBound := fs.Duration("inter-message-lower-bound", 0, "least time between two frames of one camera (the node's ~inter_message_lower_bound): the approximate sync pairs without waiting for the next frame (0: unknown)")
 	maxInterval := fs.Duration("max-interval", 0, "ground truth may be this far from the colour image's stamp when none matches exactly")
 	palette := fs.String("label-palette", "", "palette file of colour-coded ground truth (R G B [name] per line, in id order)")
 	remap := fs.String("remap", "", "YAML file mapping ground-truth ids to the model's classes")
@@ -63,7 +64,7 @@ func runEval(args []string, stdout, stderr io.Writer) error {
 	fs.Visit(func(f *flag.Flag) { set[f.Name] = true })
 	if *df.root != "" {
 		for _, name := range []string{"live", "master", "rate", "ros-home", "rgb-topic", "depth-topic", "label-topic", "rgb-info-topic", "depth-info-topic",
-			"sync", "queue-size", "pair-interval", "max-interval", "label-palette", "remap", "ignore", "out-bag"} {
+			"sync", "queue-size", "pair-interval", "inter-message-lower-bound", "max-interval", "label-palette", "remap", "ignore", "out-bag"} {
 			if set[name] {
 				return fmt.Errorf("--%s is for bags; --data evaluates a data set folder", name)
 			}
@@ -88,6 +89,9 @@ func runEval(args []string, stdout, stderr io.Writer) error {
 			}
 		}
 	}
+	if *lowerBound < 0 {
+		return fmt.Errorf("--inter-message-lower-bound %v: it must not be negative", *lowerBound)
+	}
 	policy := timesync.Approximate
 	switch *sync {
 	case "approximate":
@@ -101,7 +105,7 @@ func runEval(args []string, stdout, stderr io.Writer) error {
 	if *live {
 		res, err := bags.EvaluateLive(ctx, bags.LiveConf{Model: *model, Bag: *bag, RGBTopic: *rgbTopic, DepthTopic: *depthTopic, LabelTopic: *labelTopic,
 			Labels: bags.LabelConf{Palette: *palette, Remap: *remap, Ignore: *ignore}, MasterURI: *master, Rate: *rate, Samples: *samples, OutBag: *outBag, Home: *rosHome,
-			LaunchArgs: []string{"device:=" + *device, "sync:=" + *sync}, Log: func(l string) { fmt.Fprintln(stderr, l) }})
+			LaunchArgs: []string{"device:=" + *device, "sync:=" + *sync, fmt.Sprintf("inter_message_lower_bound:=%g", lowerBound.Seconds())}, Log: func(l string) { fmt.Fprintln(stderr, l) }})
 		if err != nil {
 			return err
 		}
@@ -110,7 +114,7 @@ func runEval(args []string, stdout, stderr io.Writer) error {
 	bar := newProgressBar(stderr)
 	conf := bags.EvalConf{Model: *model, Bag: *bag, RGBTopic: *rgbTopic, DepthTopic: *depthTopic, LabelTopic: *labelTopic,
 		RGBInfoTopic: *rgbInfo, DepthInfoTopic: *depthInfo, MaxInterval: *maxInterval, OutBag: *outBag, Samples: *samples, Limit: *limit,
-		Sync:     timesync.Conf{Policy: policy, Topics: 2, QueueSize: *queue, MaxInterval: *pairInterval},
+		Sync:     timesync.Conf{Policy: policy, Topics: 2, QueueSize: *queue, MaxInterval: *pairInterval, LowerBounds: timesync.SameBound(2, *lowerBound)},
 		Labels:   bags.LabelConf{Palette: *palette, Remap: *remap, Ignore: *ignore},
 		Frames:   frames.Conf{DepthScale: *depthScale},
 		Infer:    infer.Conf{Device: *device, Threads: *threads, ORT: ortOptions(*ortLib), Logger: func(l string) { fmt.Fprintln(stderr, l) }},
