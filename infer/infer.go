@@ -132,7 +132,7 @@ type Model struct {
 	info  Info
 	conf  Conf
 	run   backend
-	feeds []feed // per modality, in the network's input order
+	feeds []preprocess.Feed // per modality, in the network's input order
 
 	// Scratch reused across frames.
 	in        preprocess.Input
@@ -141,14 +141,6 @@ type Model struct {
 	noDepth   preprocess.DepthImage
 	modLabels []uint16
 }
-
-// feed says which tensor of the preprocessed input a modality takes.
-type feed int
-
-const (
-	feedRGB feed = iota
-	feedDepth
-)
 
 // netResult is a backend's output at the network's input size.
 type netResult struct {
@@ -229,34 +221,12 @@ func sniff(path string) (string, error) {
 	return "", fmt.Errorf("%s is neither a cen checkpoint nor an ONNX model: %w", path, ErrNotAModel)
 }
 
-// feedsFor maps the network's modality names to the preprocessed tensors: "rgb" takes the colour tensor,
-// "depth" the replicated depth and "hha" the HHA encoding, as the recipe's depth encoding must say.
-func feedsFor(path string, mods []string, spec preprocess.Spec) ([]feed, error) {
-	feeds := make([]feed, len(mods))
-	seen := map[feed]bool{}
-	for i, name := range mods {
-		switch name {
-		case "rgb":
-			feeds[i] = feedRGB
-		case "depth", "hha":
-			want := preprocess.Replicate
-			if name == "hha" {
-				want = preprocess.HHA
-			}
-			if spec.DepthEncoding != want {
-				return nil, fmt.Errorf("%s: modality %q cannot be fed: the recipe encodes depth as %s", path, name, spec.DepthEncoding)
-			}
-			if spec.DepthChannels != 3 {
-				return nil, fmt.Errorf("%s: modality %q cannot be fed: the network takes 3 channels, the recipe makes %d", path, name, spec.DepthChannels)
-			}
-			feeds[i] = feedDepth
-		default:
-			return nil, fmt.Errorf("%s: modality %q cannot be fed: cen feeds rgb, depth (replicated metres) and hha", path, name)
-		}
-		if seen[feeds[i]] {
-			return nil, fmt.Errorf("%s: modalities %v feed the same input twice", path, mods)
-		}
-		seen[feeds[i]] = true
+// feedsFor maps the network's modality names to the preprocessed tensors (preprocess.Spec.Feeds), naming
+// the model in errors.
+func feedsFor(path string, mods []string, spec preprocess.Spec) ([]preprocess.Feed, error) {
+	feeds, err := spec.Feeds(mods)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", path, err)
 	}
 	return feeds, nil
 }
@@ -290,11 +260,11 @@ func (m *Model) Close() error { return m.run.close() }
 // prepare preprocesses f into in for a network fed feeds: the one preprocessing path of Segment and
 // NetworkInputs. An RGB-only network without a depth image gets an empty one (noDepth, reused); a network that
 // reads depth refuses a depth image with no valid pixel.
-func prepare(spec preprocess.Spec, feeds []feed, f Frame, in *preprocess.Input, noDepth *preprocess.DepthImage) error {
+func prepare(spec preprocess.Spec, feeds []preprocess.Feed, f Frame, in *preprocess.Input, noDepth *preprocess.DepthImage) error {
 	depth := f.Depth
 	usesDepth := false
 	for _, fd := range feeds {
-		usesDepth = usesDepth || fd == feedDepth
+		usesDepth = usesDepth || fd == preprocess.FeedDepth
 	}
 	if !usesDepth && len(depth.Pix) == 0 {
 		noDepth.Width, noDepth.Height = f.RGB.Width, f.RGB.Height
@@ -314,7 +284,7 @@ func (m *Model) Segment(f Frame, dst *Result) error {
 		return err
 	}
 	for i, fd := range m.feeds {
-		if fd == feedRGB {
+		if fd == preprocess.FeedRGB {
 			m.inputs[i] = m.in.RGB
 		} else {
 			m.inputs[i] = m.in.Depth
@@ -434,7 +404,7 @@ func NetworkInputs(spec preprocess.Spec, modalities []string, f Frame) ([][]floa
 	}
 	out := make([][]float32, len(feeds))
 	for i, fd := range feeds {
-		if fd == feedRGB {
+		if fd == preprocess.FeedRGB {
 			out[i] = in.RGB // in is this call's own
 		} else {
 			out[i] = in.Depth

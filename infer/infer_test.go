@@ -230,9 +230,9 @@ func TestModalitiesAreFedByName(t *testing.T) {
 		want string
 	}{
 		{[]string{"rgb", "ir"}, nil, `modality "ir" cannot be fed: cen feeds rgb, depth (replicated metres) and hha`},
-		{[]string{"rgb", "hha"}, nil, `modality "hha" cannot be fed: the recipe encodes depth as replicate`},
-		{[]string{"rgb", "depth"}, func(s *preprocess.Spec) { s.DepthEncoding = preprocess.HHA }, `modality "depth" cannot be fed: the recipe encodes depth as hha`},
-		{[]string{"rgb", "depth"}, func(s *preprocess.Spec) { s.DepthChannels = 1 }, "the network takes 3 channels, the recipe makes 1"},
+		{[]string{"rgb", "hha"}, nil, `modality "hha" cannot be fed: the preprocessing encodes depth as replicate`},
+		{[]string{"rgb", "depth"}, func(s *preprocess.Spec) { s.DepthEncoding = preprocess.HHA }, `modality "depth" cannot be fed: the preprocessing encodes depth as hha`},
+		{[]string{"rgb", "depth"}, func(s *preprocess.Spec) { s.DepthChannels = 1 }, "the network takes 3 channels, the preprocessing makes 1"},
 	} {
 		cfg := model.Config()
 		cfg.Modalities = tc.mods

@@ -80,8 +80,8 @@ var ErrLoaderClosed = errors.New("train: the loader is closed")
 // any.
 type Loader struct {
 	conf    LoaderConf
-	spec    preprocess.Spec // at the training input size
-	feeds   []int           // per modality: feedRGB or feedDepth
+	spec    preprocess.Spec   // at the training input size
+	feeds   []preprocess.Feed // per modality
 	order   []int
 	batches int
 	h, w    int
@@ -95,11 +95,6 @@ type Loader struct {
 	wg     sync.WaitGroup
 	err    error // sticky: io.EOF, a sample's error or ErrLoaderClosed
 }
-
-const (
-	feedRGB = iota
-	feedDepth
-)
 
 // pending is a batch being filled.
 type pending struct {
@@ -192,38 +187,16 @@ func NewLoader(conf LoaderConf) (*Loader, error) {
 	return l, nil
 }
 
-// feeds maps modality names to tensors, with the rules infer applies to a model's modalities.
-func feeds(mods []string, spec preprocess.Spec) ([]int, error) {
+// feeds maps modality names to tensors, as inference does (preprocess.Spec.Feeds).
+func feeds(mods []string, spec preprocess.Spec) ([]preprocess.Feed, error) {
 	if len(mods) == 0 {
 		return nil, fmt.Errorf("train: the loader needs at least one modality")
 	}
-	out := make([]int, len(mods))
-	seen := map[int]bool{}
-	for i, name := range mods {
-		switch name {
-		case "rgb":
-			out[i] = feedRGB
-		case "depth", "hha":
-			want := preprocess.Replicate
-			if name == "hha" {
-				want = preprocess.HHA
-			}
-			if spec.DepthEncoding != want {
-				return nil, fmt.Errorf("train: modality %q cannot be fed: the spec encodes depth as %s", name, spec.DepthEncoding)
-			}
-			if spec.DepthChannels != 3 {
-				return nil, fmt.Errorf("train: modality %q cannot be fed: the network takes 3 channels, the spec makes %d", name, spec.DepthChannels)
-			}
-			out[i] = feedDepth
-		default:
-			return nil, fmt.Errorf("train: modality %q is not rgb, depth or hha", name)
-		}
-		if seen[out[i]] {
-			return nil, fmt.Errorf("train: modalities %v feed the same input twice", mods)
-		}
-		seen[out[i]] = true
+	f, err := spec.Feeds(mods)
+	if err != nil {
+		return nil, fmt.Errorf("train: %w", err)
 	}
-	return out, nil
+	return f, nil
 }
 
 // epochOrder returns the order in which an epoch visits n samples: a Fisher–Yates shuffle drawn from
@@ -320,7 +293,7 @@ func (l *Loader) fill(in *preprocess.Input, j job) error {
 	plane := l.h * l.w
 	for m, f := range l.feeds {
 		src := in.RGB
-		if f == feedDepth {
+		if f == preprocess.FeedDepth {
 			src = in.Depth
 		}
 		copy(b.Inputs[m][j.slot*3*plane:(j.slot+1)*3*plane], src)

@@ -381,10 +381,10 @@ func TestNewLoaderRefusesBadConfigurations(t *testing.T) {
 		want string
 	}{
 		{func(c *LoaderConf) { c.Dataset = nil }, "train: the loader has no data set"},
-		{func(c *LoaderConf) { c.Modalities = []string{"rgb", "hha"} }, `train: modality "hha" cannot be fed: the spec encodes depth as replicate`},
-		{func(c *LoaderConf) { c.Spec = hha; c.Modalities = []string{"depth"} }, `train: modality "depth" cannot be fed: the spec encodes depth as hha`},
+		{func(c *LoaderConf) { c.Modalities = []string{"rgb", "hha"} }, `train: modality "hha" cannot be fed: the preprocessing encodes depth as replicate`},
+		{func(c *LoaderConf) { c.Spec = hha; c.Modalities = []string{"depth"} }, `train: modality "depth" cannot be fed: the preprocessing encodes depth as hha`},
 		{func(c *LoaderConf) { c.Modalities = []string{"rgb", "rgb"} }, "train: modalities [rgb rgb] feed the same input twice"},
-		{func(c *LoaderConf) { c.Modalities = []string{"ir"} }, `train: modality "ir" is not rgb, depth or hha`},
+		{func(c *LoaderConf) { c.Modalities = []string{"ir"} }, `train: modality "ir" cannot be fed: cen feeds rgb, depth (replicated metres) and hha`},
 		{func(c *LoaderConf) { c.Modalities = []string{} }, "train: the loader needs at least one modality"},
 		{func(c *LoaderConf) { c.Batch = -1 }, "train: batch size -1 is not positive"},
 		{func(c *LoaderConf) { c.StartBatch = 2 }, "train: start batch 2 is outside the epoch's 1 batches"},
