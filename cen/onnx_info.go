@@ -294,6 +294,9 @@ func (mi *ModelInfo) parseMetadata() error {
 	if mi.LabelType, err = get(MetaLabelType); err != nil {
 		return err
 	}
+	if mi.LabelType == "" {
+		return fmt.Errorf("it has no labels output: a logits-only export (cen export --logits-only), for benchmarks such as cen bench onnx; export it again without --logits-only")
+	}
 	if mi.LabelType != "uint8" && mi.LabelType != "uint16" {
 		return fmt.Errorf("metadata %s=%q is not uint8 or uint16", MetaLabelType, mi.LabelType)
 	}

@@ -316,6 +316,16 @@ func floatTensor(name string, dims []int64, v []float32) *onnx.TensorProto {
 	return &onnx.TensorProto{Name: name, Dims: dims, DataType: int32(onnx.TensorProto_FLOAT), RawData: raw}
 }
 
+// Metadata returns the value of mp's metadata entry key, or "".
+func Metadata(mp *onnx.ModelProto, key string) string {
+	for _, e := range mp.MetadataProps {
+		if e.Key == key {
+			return e.Value
+		}
+	}
+	return ""
+}
+
 // setMeta sets one metadata entry, keeping the entries sorted by key.
 func setMeta(mp *onnx.ModelProto, key, value string) {
 	for _, e := range mp.MetadataProps {

@@ -197,6 +197,14 @@ func TestPredictWithExportedModelMatchesCheckpoint(t *testing.T) {
 	if out, code := runCen(t, os.Environ(), "info", wino); code != 0 || !strings.Contains(out, "kernels       3x3 convolutions winograd; float32") {
 		t.Fatalf("info of the Winograd model does not say so (exit %d):\n%s", code, out)
 	}
+	// A logits-only export (benchmarks) is written, and cen's inference refuses it, saying what it is.
+	logits := filepath.Join(dir, "m3.onnx")
+	if out, code := runCen(t, os.Environ(), "export", ckpt, "-o", logits, "--height", "72", "--width", "96", "--logits-only"); code != 0 || !strings.Contains(out, "3x3 convolutions plain\n") {
+		t.Fatalf("export --logits-only (exit %d): %s", code, out)
+	}
+	if out, code := runCen(t, os.Environ(), "info", logits); code == 0 || !strings.Contains(out, "a logits-only export (cen export --logits-only)") {
+		t.Fatalf("info of a logits-only model (exit %d):\n%s", code, out)
+	}
 	rgb := image.NewNRGBA(image.Rect(0, 0, w, h))
 	depth := image.NewGray16(image.Rect(0, 0, w, h))
 	for y := 0; y < h; y++ {

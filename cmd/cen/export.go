@@ -1,7 +1,6 @@
 package main
 
 import (
-	"bufio"
 	"errors"
 	"flag"
 	"fmt"
@@ -122,11 +121,11 @@ func runExport(args []string, stdout, stderr io.Writer) error {
 		return fmt.Errorf("--conv3x3 %s needs a fixed-size model: the Winograd tiles are cut at export (drop --dynamic)", *conv3)
 	}
 	opt := cen.ExportOptions{Height: spec.Height, Width: spec.Width, Dynamic: *dynamic, PerModality: *perMod, Conv3x3: *conv3, LogitsOnly: *logitsOnly}
+	mp, err := model.ONNXModel(opt)
+	if err != nil {
+		return err
+	}
 	if *int8 {
-		mp, err := model.ONNXModel(opt)
-		if err != nil {
-			return err
-		}
 		sp := spec
 		sp.Height, sp.Width = opt.Height, opt.Width
 		n, err := writeInt8(mp, sp, cfg.Modalities, *out, calibSrc(), *calib, stderr)
@@ -134,7 +133,7 @@ func runExport(args []string, stdout, stderr io.Writer) error {
 			return err
 		}
 		fmt.Fprintf(stdout, "int8 QDQ, activation scales from %d frames of %s\n", n, calibDir)
-	} else if err := writeONNX(model, *out, opt); err != nil {
+	} else if err := writeModel(mp, *out); err != nil {
 		return err
 	}
 	size := fmt.Sprintf("%dx%d", spec.Width, spec.Height)
@@ -143,11 +142,7 @@ func runExport(args []string, stdout, stderr io.Writer) error {
 	}
 	// How the file computes its 3×3 convolutions, as its metadata says: --conv3x3 winograd leaves layers too
 	// narrow or too small to gain plain, possibly all of them.
-	info, err := cen.ReadModelInfo(*out)
-	if err != nil {
-		return err
-	}
-	conv := info.Metadata[cen.MetaConv3x3]
+	conv := cen.Metadata(mp, cen.MetaConv3x3)
 	if *conv3 == cen.ConvWinograd && conv != cen.ConvWinograd {
 		conv += " (no layer has the >= 256 channels and >= 75 4x4 tiles where winograd gains; --conv3x3 winograd-all forces it)"
 	}
@@ -158,13 +153,20 @@ func runExport(args []string, stdout, stderr io.Writer) error {
 
 // writeONNX exports m to path atomically.
 func writeONNX(m *cen.Model, path string, opt cen.ExportOptions) error {
-	if err := atomicfile.Write(path, 0o644, func(wr io.Writer) error {
-		bw := bufio.NewWriterSize(wr, 1<<20)
-		if err := m.ExportONNX(bw, opt); err != nil {
-			return err
-		}
-		return bw.Flush()
-	}); err != nil {
+	mp, err := m.ONNXModel(opt)
+	if err != nil {
+		return err
+	}
+	return writeModel(mp, path)
+}
+
+// writeModel writes mp to path atomically.
+func writeModel(mp *onnx.ModelProto, path string) error {
+	b, err := proto.MarshalOptions{Deterministic: true}.Marshal(mp)
+	if err != nil {
+		return fmt.Errorf("encoding the ONNX model: %w", err)
+	}
+	if err := atomicfile.Write(path, 0o644, func(w io.Writer) error { _, err := w.Write(b); return err }); err != nil {
 		return fmt.Errorf("writing %s: %w", path, err)
 	}
 	return nil
@@ -357,12 +359,5 @@ func writeInt8(mp *onnx.ModelProto, spec preprocess.Spec, modalities []string, p
 	if err := cen.QuantizeQDQ(mp, ranges, used); err != nil {
 		return 0, err
 	}
-	b, err := proto.MarshalOptions{Deterministic: true}.Marshal(mp)
-	if err != nil {
-		return 0, err
-	}
-	if err := atomicfile.Write(path, 0o644, func(w io.Writer) error { _, err := w.Write(b); return err }); err != nil {
-		return 0, fmt.Errorf("writing %s: %w", path, err)
-	}
-	return used, nil
+	return used, writeModel(mp, path)
 }
