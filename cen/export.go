@@ -452,11 +452,7 @@ func (b *onnxBuilder) node(op string, in []string, attrs []*onnx.AttributeProto,
 }
 
 func (b *onnxBuilder) floats(name string, dims []int64, data []float32) string {
-	raw := make([]byte, 4*len(data))
-	for i, v := range data {
-		binary.LittleEndian.PutUint32(raw[4*i:], math.Float32bits(v))
-	}
-	b.inits = append(b.inits, &onnx.TensorProto{Name: name, Dims: dims, DataType: int32(onnx.TensorProto_FLOAT), RawData: raw})
+	b.inits = append(b.inits, floatTensor(name, dims, data))
 	return name
 }
 
