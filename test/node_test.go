@@ -452,6 +452,16 @@ func TestNodeLowerBoundPublishesAPairWithoutTheNextFrame(t *testing.T) {
 	}); !ok {
 		t.Errorf("/diagnostics does not give the lower bound: %+v", s)
 	}
+	// A camera faster than the bound says breaks the policy's premise: /diagnostics warns, naming the bound.
+	next := stamp.Add(10 * time.Millisecond)
+	cam.rgb.Write(rgbMsg(std_msgs.Header{Stamp: next, FrameId: "cam_color_optical_frame"}, rgb))
+	cam.depth.Write(depthMsg(std_msgs.Header{Stamp: next.Add(15 * time.Millisecond), FrameId: "cam_color_optical_frame"}, depth))
+	if s, ok := cam.status(": Segmentation", 10*time.Second, func(s diagnostic_msgs.DiagnosticStatus) bool {
+		return s.Level == 1 && strings.Contains(s.Message, "less than inter_message_lower_bound (0.050 s) after the one before") &&
+			value(s, "Frames under inter_message_lower_bound") == "2"
+	}); !ok {
+		t.Errorf("/diagnostics does not warn about frames closer than the lower bound: %+v", s)
+	}
 }
 
 // TestNodeRejectsBadFramesAndKeepsRunning sends frames the node must refuse (unknown encoding, colour and
