@@ -6,6 +6,7 @@ import (
 	"path/filepath"
 	"testing"
 
+	"github.com/advancedclimatesystems/gonnx/onnx"
 	"google.golang.org/protobuf/proto"
 
 	"github.com/cen-ros/cen/cen"
@@ -59,7 +60,9 @@ func TestInt8ExportStaysCloseToFloat(t *testing.T) {
 				t.Fatalf("QDQ graph: %v (fp32 had %d convolutions)", ops, convs)
 			}
 			// Max pools keep their input's parameters, so that ONNX Runtime pools the uint8 data; sums of
-			// quantized tensors are quantized, so that it adds in uint8.
+			// quantized tensors are quantized, so that it adds in uint8, and a sum that only a ReLU reads is
+			// quantized after the ReLU, so that the ReLU folds into the addition (a quantized sum would leave
+			// dequantize → ReLU → quantize in float between them).
 			scaleOf := map[string][]byte{}
 			for _, in := range mp.Graph.Initializer {
 				scaleOf[in.Name] = in.RawData
@@ -73,7 +76,13 @@ func TestInt8ExportStaysCloseToFloat(t *testing.T) {
 					qscale[n.Output[0]] = n.Input[1]
 				}
 			}
-			pools, sums := 0, 0
+			consumers := map[string][]*onnx.NodeProto{}
+			for _, n := range mp.Graph.Node {
+				for _, in := range n.Input {
+					consumers[in] = append(consumers[in], n)
+				}
+			}
+			pools, sums, reluSums := 0, 0, 0
 			for _, n := range mp.Graph.Node {
 				switch n.OpType {
 				case "MaxPool":
@@ -84,15 +93,20 @@ func TestInt8ExportStaysCloseToFloat(t *testing.T) {
 					pools++
 				case "Add":
 					if qscale[n.Input[0]] != "" && qscale[n.Input[1]] != "" {
-						if qscale[n.Output[0]] == "" {
+						if c := consumers[n.Output[0]]; len(c) == 1 && c[0].OpType == "Relu" {
+							if qscale[n.Output[0]] != "" || qscale[c[0].Output[0]] == "" {
+								t.Errorf("sum %s read only by ReLU %s: quantized before the ReLU (%v) or not after it", n.Name, c[0].Name, qscale[n.Output[0]] != "")
+							}
+							reluSums++
+						} else if qscale[n.Output[0]] == "" {
 							t.Errorf("sum %s of two quantized tensors is not quantized", n.Name)
 						}
 						sums++
 					}
 				}
 			}
-			if pools == 0 || sums == 0 {
-				t.Errorf("%d max pools, %d quantized sums: the network has both", pools, sums)
+			if pools == 0 || sums == 0 || reluSums == 0 {
+				t.Errorf("%d max pools, %d quantized sums, %d of them read by a ReLU: the network has all three", pools, sums, reluSums)
 			}
 			int8 := filepath.Join(t.TempDir(), "int8.onnx")
 			writeProto(t, int8, mp)
