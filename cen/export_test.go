@@ -170,13 +170,20 @@ func dropMeta(mp *onnx.ModelProto, key string) {
 	}
 }
 
-func TestExportNeedsARecipe(t *testing.T) {
+// narrowLite is a lite-r18 of width 0.125 and 3 classes, without a recipe.
+func narrowLite(t *testing.T) *Model {
+	t.Helper()
 	cfg := DefaultConfig("lite-r18")
 	cfg.Width, cfg.Classes = 0.125, 3
 	m, err := New(cfg, 1)
 	if err != nil {
 		t.Fatal(err)
 	}
+	return m
+}
+
+func TestExportNeedsARecipe(t *testing.T) {
+	m := narrowLite(t)
 	var buf bytes.Buffer
 	if err := m.ExportONNX(&buf, ExportOptions{Height: 64, Width: 64}); err == nil || !strings.Contains(err.Error(), "recipe names 0 classes") {
 		t.Fatalf("export without a recipe: %v", err)
@@ -189,12 +196,7 @@ func TestExportNeedsARecipe(t *testing.T) {
 // A dynamic model cannot have Winograd tiles, which are cut at the export size: the library says so, as the
 // CLI does, rather than exporting a plain graph that was not asked for.
 func TestExportRefusesWinogradInADynamicModel(t *testing.T) {
-	cfg := DefaultConfig("lite-r18")
-	cfg.Width, cfg.Classes = 0.125, 3
-	m, err := New(cfg, 1)
-	if err != nil {
-		t.Fatal(err)
-	}
+	m := narrowLite(t)
 	if err := m.SetRecipe(modeltest.Recipe(3, preprocess.DefaultSpec())); err != nil {
 		t.Fatal(err)
 	}
