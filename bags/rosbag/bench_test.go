@@ -140,8 +140,7 @@ func resetPeakRSS() {
 // Python script itself). Reported: file MB/s; x_python, Python's time over ours; python_ms; the growth of
 // the process's resident memory over the reads, and its peak; bytes allocated per full read; the page
 // faults and the user and system CPU time of a read (both cores together), which show where a mapped read's
-// time goes. "mmap" is
-// Open (uncompressed data handed out without a copy), "ReadAt" NewReader on the *os.File.
+// time goes. "mmap" is Open (uncompressed data handed out without a copy), "ReadAt" NewReader on the *os.File.
 func BenchmarkReadAll(b *testing.B) {
 	tool(b, debianPython)
 	for _, comp := range []string{"none", "lz4"} {
