@@ -55,13 +55,13 @@ var (
 //	256-256 15x20 N2   5.1 → 8.5      512-512 8x10 N2  7.1 → 11     128-128 60x80 N1  12 → 13
 //	 64-64 120x160 N1   13 → 21        64-64 60x80 N1   3.7 → 5.3
 //
-// so the export takes layers of ≥ 256 channels with ≥ 75 tiles per sample. In the whole refinenet-r50 at
-// 240×320 the thresholds made no difference beyond this VM's noise (every layer of ≥ 32 channels: 1376–1404 ms;
+// so the export (ConvWinograd) takes layers of ≥ 256 channels with ≥ 75 tiles per sample. In the whole
+// refinenet-r50 at 240×320 the thresholds made no difference beyond this VM's noise (every layer of ≥ 32 channels: 1376–1404 ms;
 // ≥ 128: 1391; ≥ 256 and 75 tiles: 1458; same session), but lite-r18, whose 3×3 layers are the encoder's,
 // at 64–512 channels and one sample, ran 27 % slower with all of them as Winograd.
 const (
-	wgExportMinChannels = 256
-	wgExportMinTiles    = 75
+	WinogradMinChannels = 256
+	WinogradMinTiles    = 75
 )
 
 // useWinogradExport reports whether the convolution c, reading cin channels of an h×w plane, is written as
@@ -74,7 +74,7 @@ func useWinogradExport(c *conv, cin, h, w int, all bool) bool {
 		return true
 	}
 	tiles := ((h + 3) / 4) * ((w + 3) / 4)
-	return min(cin, c.cout) >= wgExportMinChannels && tiles >= wgExportMinTiles
+	return min(cin, c.cout) >= WinogradMinChannels && tiles >= WinogradMinTiles
 }
 
 // winogradWeights returns U = G g Gᵀ of the kernels w [cout, cin, 3, 3] as [36, cout, cin] (point-major, so

@@ -32,7 +32,7 @@ func runExport(args []string, stdout, stderr io.Writer) error {
 	w := fs.Int("width", 0, "input width of a fixed-size model")
 	dynamic := fs.Bool("dynamic", false, "accept any input size (height and width are symbolic)")
 	perMod := fs.Bool("per-modality", false, "also output each modality's logits (logits_<modality>)")
-	conv3 := fs.String("conv3x3", cen.ConvPlain, "3x3 stride-1 convolutions as plain Conv nodes, or as Winograd F(4x4,3x3) in ONNX operators: plain, winograd (layers of >= 256 channels and >= 75 4x4 tiles) or winograd-all; fixed-size models only")
+	conv3 := fs.String("conv3x3", cen.ConvPlain, fmt.Sprintf("3x3 stride-1 convolutions as plain Conv nodes, or as Winograd F(4x4,3x3) in ONNX operators: plain, winograd (layers of >= %d channels and >= %d 4x4 tiles) or winograd-all; fixed-size models only", cen.WinogradMinChannels, cen.WinogradMinTiles))
 	logitsOnly := fs.Bool("logits-only", false, "stop the graph at the logits, as torch.onnx.export writes the network (benchmarks: cen's inference needs the labels and refuses such a file)")
 	int8 := fs.Bool("int8", false, "write the int8 QDQ model (per-channel int8 weights, uint8 activations) that ONNX Runtime runs with integer kernels; needs --calibrate")
 	calib := fs.Int("calib-frames", 32, "--int8: calibration frames, taken evenly from the training split of --calibrate")
@@ -144,7 +144,7 @@ func runExport(args []string, stdout, stderr io.Writer) error {
 	// narrow or too small to gain plain, possibly all of them.
 	conv := cen.Metadata(mp, cen.MetaConv3x3)
 	if *conv3 == cen.ConvWinograd && conv != cen.ConvWinograd {
-		conv += " (no layer has the >= 256 channels and >= 75 4x4 tiles where winograd gains; --conv3x3 winograd-all forces it)"
+		conv += fmt.Sprintf(" (no layer has the >= %d channels and >= %d 4x4 tiles where winograd gains; --conv3x3 winograd-all forces it)", cen.WinogradMinChannels, cen.WinogradMinTiles)
 	}
 	fmt.Fprintf(stdout, "wrote %s: %s, %d classes (%s), modalities %v, %s, %.1f GFLOP per frame at %dx%d, 3x3 convolutions %s\n", *out, cfg.Arch, cfg.Classes,
 		datasetName(recipe.Dataset), cfg.Modalities, size, model.ConvFLOPs(1, spec.Height, spec.Width)/1e9, spec.Width, spec.Height, conv)
