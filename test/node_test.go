@@ -163,6 +163,16 @@ type camera struct {
 	subs             []*goroslib.Subscriber
 }
 
+// watchingCamera is a camera that collects the node's labels and /diagnostics and is connected to the node.
+func watchingCamera(t testing.TB, m *rosenv.Master) *camera {
+	t.Helper()
+	cam := newCamera(t, m, "test_camera")
+	cam.collectLabels()
+	cam.collectDiagnostics()
+	cam.waitConnected(m)
+	return cam
+}
+
 func newCamera(t testing.TB, m *rosenv.Master, name string) *camera {
 	t.Helper()
 	c := &camera{t: t, node: newNode(t, m, name)}
@@ -383,10 +393,7 @@ func TestNodePairsOffsetStampsAndNotFarApartOnes(t *testing.T) {
 	m := rosenv.StartMaster(t)
 	model := nodeModel(t)
 	p := launchNode(t, m, model)
-	cam := newCamera(t, m, "test_camera")
-	cam.collectLabels()
-	cam.collectDiagnostics()
-	cam.waitConnected(m)
+	cam := watchingCamera(t, m)
 	rgb, depth := testFrame(1)
 	base := time.Unix(1700000300, 0)
 	for i := 0; i < 4; i++ {
@@ -436,10 +443,7 @@ func TestNodePairsOffsetStampsAndNotFarApartOnes(t *testing.T) {
 func TestNodeLowerBoundPublishesAPairWithoutTheNextFrame(t *testing.T) {
 	m := rosenv.StartMaster(t)
 	p := launchNode(t, m, nodeModel(t), "inter_message_lower_bound:=0.05")
-	cam := newCamera(t, m, "test_camera")
-	cam.collectLabels()
-	cam.collectDiagnostics()
-	cam.waitConnected(m)
+	cam := watchingCamera(t, m)
 	rgb, depth := testFrame(2)
 	stamp := time.Unix(1700000500, 0)
 	cam.rgb.Write(rgbMsg(std_msgs.Header{Stamp: stamp, FrameId: "cam_color_optical_frame"}, rgb))
@@ -471,10 +475,7 @@ func TestNodeRejectsBadFramesAndKeepsRunning(t *testing.T) {
 	m := rosenv.StartMaster(t)
 	model := nodeModel(t)
 	p := launchNode(t, m, model)
-	cam := newCamera(t, m, "test_camera")
-	cam.collectLabels()
-	cam.collectDiagnostics()
-	cam.waitConnected(m)
+	cam := watchingCamera(t, m)
 	rgb, depth := testFrame(2)
 	base := time.Unix(1700000400, 0)
 	bad := []struct {
