@@ -505,23 +505,15 @@ func (n *node) synchronise(ctx context.Context) {
 		n.shutdown()
 		return
 	}
-	var last [2]int64 // each input's previous stamp, for the lower bound check
 	for {
 		select {
 		case <-ctx.Done():
 			return
 		case e := <-n.events:
 			n.diag.input[e.topic].tick(e.in.Header.Stamp, n.now())
-			stamp := e.in.Header.Stamp.UnixNano()
-			if e.in.Header.Stamp.IsZero() || stamp == 0 {
+			if e.in.Header.Stamp.IsZero() || e.in.Header.Stamp.UnixNano() == 0 {
 				n.stats.zeroStamps.Add(1)
 			}
-			// A camera faster than ~inter_message_lower_bound makes the policy publish pairs that a later
-			// frame would have beaten (C++ warns once in its log): count it for /diagnostics.
-			if b := n.set.LowerBound.Nanoseconds(); b > 0 && last[e.topic] != 0 && stamp > last[e.topic] && stamp-last[e.topic] < b {
-				n.stats.underBound.Add(1)
-			}
-			last[e.topic] = stamp
 			for _, set := range sy.Add(e.topic, e.in.Header.Stamp.UnixNano(), e.in) {
 				if n.box.put(&pair{rgb: set[0].Value, depth: set[1].Value, synced: time.Now()}) {
 					n.stats.dropped.Add(1)
@@ -698,7 +690,6 @@ func (b *mailbox) take(ctx context.Context) *pair {
 // stats are the node's counters, read by the diagnostics.
 type stats struct {
 	pairs, dropped, rateLimited, waiting, rejected, segmented, overrun, zeroStamps, reconnects atomic.Int64
-	underBound                                                                                 atomic.Int64 // frames closer to their input's previous one than inter_message_lower_bound
 	mu                                                                                         sync.Mutex
 	sync                                                                                       timesync.Stats
 	waitReason, rejectReason                                                                   reason
@@ -736,7 +727,7 @@ type diagnostics struct {
 	lastRejected, lastWaiting      int64
 	lastZero                       int64
 	lastFar                        int64 // messages dropped as further apart than max_interval, both inputs
-	lastUnderBound                 int64
+	lastUnderBound                 int64 // messages closer than inter_message_lower_bound to the one before, both inputs
 }
 
 func newDiagnostics(n *node) diagnostics {
@@ -781,21 +772,20 @@ func (d *diagnostics) array(now time.Time, masterDown bool) *diagnostic_msgs.Dia
 	if masterDown {
 		s.merge(levelWarn, "the ROS master does not answer")
 	}
-	var far int64
+	var far, under int64
 	for _, t := range syncStats.Topics {
-		far += t.TooFarApart
+		far, under = far+t.TooFarApart, under+t.UnderBound
 	}
 	if far > d.lastFar {
 		// Frames arrive but their stamps never come close enough: the classic "sync never fires".
 		s.merge(levelWarn, fmt.Sprintf("%d messages dropped as further apart than max_interval (%.3f s) from the other input: check the cameras' clocks and stamps, or raise max_interval",
 			far-d.lastFar, n.set.MaxInterval.Seconds()))
 	}
-	if under := n.stats.underBound.Load(); under > d.lastUnderBound {
+	if under > d.lastUnderBound {
 		s.merge(levelWarn, fmt.Sprintf("%d frames came less than inter_message_lower_bound (%.3f s) after the one before on their input: lower it below the cameras' frame time, or pairs may not be the closest",
 			under-d.lastUnderBound, n.set.LowerBound.Seconds()))
-		d.lastUnderBound = under
 	}
-	d.lastRejected, d.lastWaiting, d.lastZero, d.lastFar = rejected, waiting, zero, far
+	d.lastRejected, d.lastWaiting, d.lastZero, d.lastFar, d.lastUnderBound = rejected, waiting, zero, far, under
 	if s.level == levelOK && n.stats.segmented.Load() == 0 {
 		s.summary(levelOK, "Waiting for the first synchronised pair")
 	}
@@ -810,7 +800,7 @@ func (d *diagnostics) array(now time.Time, masterDown bool) *diagnostic_msgs.Dia
 	s.add("Sync policy", fmt.Sprintf("%s, queue %d, max interval %.3f s, inter-message lower bound %.3f s", n.set.Sync, n.set.QueueSize,
 		n.set.MaxInterval.Seconds(), n.set.LowerBound.Seconds()))
 	s.add("Pairs synchronised", n.stats.pairs.Load())
-	s.add("Frames under inter_message_lower_bound", n.stats.underBound.Load())
+	s.add("Frames under inter_message_lower_bound", under)
 	s.add("Frames segmented", n.stats.segmented.Load())
 	s.add("Pairs dropped (newer pair arrived)", n.stats.dropped.Load())
 	s.add("Pairs skipped (max_rate)", n.stats.rateLimited.Load())

@@ -12,6 +12,8 @@ type queue[T any] struct {
 
 	lowerBound  int64
 	lastReceipt int64
+	lastStamp   int64 // the topic's previous stamp (stamped: there was one), for TopicStats.UnderBound
+	stamped     bool
 	// dropped is C++'s has_dropped_messages_: the topic overflowed, and it may not become the pivot until
 	// another topic holds the latest head.
 	dropped bool
@@ -131,6 +133,10 @@ func (a *approx[T]) scaled(d int64) int64 {
 
 func (a *approx[T]) add(i int, m Msg[T], now int64) {
 	q := &a.q[i]
+	if q.lowerBound > 0 && q.stamped && m.Stamp > q.lastStamp && m.Stamp-q.lastStamp < q.lowerBound {
+		a.l.topics[i].UnderBound++
+	}
+	q.lastStamp, q.stamped = m.Stamp, true
 	if a.reset && now < q.lastReceipt {
 		a.clearTopic(i)
 	}

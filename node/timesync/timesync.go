@@ -177,6 +177,10 @@ type TopicStats struct {
 	Reset int64
 	// Waiting is the number of the topic's messages held now; they may still be emitted.
 	Waiting int
+	// UnderBound (Approximate with LowerBounds; not part of the sum above) counts messages stamped later than
+	// the topic's previous one by less than its lower bound. The bound is then wrong for the camera, and a
+	// set may be emitted that a later message would have beaten; C++ only warns once in its log.
+	UnderBound int64
 }
 
 // Stats is what a Sync has done since New, for /diagnostics.

@@ -257,6 +257,16 @@ func TestStatsCountSetsReceivedAndWaiting(t *testing.T) {
 	}
 }
 
+// A message closer to its topic's previous one than the topic's lower bound is counted (a repeated or earlier
+// stamp is not: that is out of order, not too fast); a topic without a bound counts nothing.
+func TestStatsCountMessagesUnderTheLowerBound(t *testing.T) {
+	_, s, _ := run(t, Conf{LowerBounds: []time.Duration{2 * time.Second, 0}}, false, parseFeed(t, "A@0 B@1 A@1 A@3 B@2 A@3 A@4 B@2"))
+	got := s.Stats().Topics
+	if got[0].UnderBound != 2 || got[1].UnderBound != 0 {
+		t.Errorf("UnderBound %d and %d, want 2 (A@1 after A@0, A@4 after A@3) and 0 (B has no bound)", got[0].UnderBound, got[1].UnderBound)
+	}
+}
+
 func TestNewFillsTheCDefaults(t *testing.T) {
 	s, err := New[int](Conf{})
 	if err != nil {
