@@ -6,7 +6,9 @@ import (
 	"math/rand/v2"
 	"testing"
 
+	"github.com/advancedclimatesystems/gonnx/onnx"
 	ortgo "github.com/yalue/onnxruntime_go"
+	"google.golang.org/protobuf/proto"
 
 	"github.com/cen-ros/cen/cen"
 	"github.com/cen-ros/cen/cen/engine"
@@ -105,5 +107,51 @@ func BenchmarkWinogradLayer(b *testing.B) {
 		b.Run(fmt.Sprintf("%d-%d_%dx%d_N%d/plain", cin, cout, h, w, n), func(b *testing.B) { runLayer(b, plain, x, n, cin, h, w) })
 		wino, _, _ := cen.LayerONNX(cin, cout, n, h, w, true)
 		b.Run(fmt.Sprintf("%d-%d_%dx%d_N%d/winograd", cin, cout, h, w, n), func(b *testing.B) { runLayer(b, wino, x, n, cin, h, w) })
+	}
+}
+
+// BenchmarkInt8Layer times a chain of four 3×3 convolutions with ReLUs in ONNX Runtime (CPU, 2 threads) as
+// float Conv nodes and as the int8 QDQ graph of QuantizeQDQ (which ONNX Runtime runs as QLinearConvs passing
+// uint8 from one to the next, as in a network), at layer shapes of refinenet-r50 and lite-r18. Their ratio
+// bounds what int8 can give a network made of such convolutions on this CPU, whatever else the export does.
+func BenchmarkInt8Layer(b *testing.B) {
+	const depth = 4
+	for _, sz := range [][4]int{{2, 256, 60, 80}, {2, 256, 30, 40}, {2, 512, 8, 10}, {2, 64, 120, 160}, {2, 128, 60, 80}} {
+		n, c, h, w := sz[0], sz[1], sz[2], sz[3]
+		x := make([]float32, n*c*h*w)
+		rng := rand.New(rand.NewPCG(1, 2))
+		for i := range x {
+			x[i] = float32(rng.NormFloat64())
+		}
+		plain := cen.ConvChainONNX(c, n, h, w, depth)
+		name := fmt.Sprintf("%dx%d-%d_%dx%d_N%d", depth, c, c, h, w, n)
+		b.Run(name+"/float", func(b *testing.B) { runLayer(b, plain, x, n, c, h, w) })
+		var mp onnx.ModelProto
+		if err := proto.Unmarshal(plain, &mp); err != nil {
+			b.Fatal(err)
+		}
+		// Timing only (the integer kernels' speed does not depend on the values), but a ReLU's output gets a
+		// range from 0, as calibration would give it, so that the ReLU folds into the convolution.
+		relu := map[string]bool{}
+		for _, nd := range mp.Graph.Node {
+			if nd.OpType == "Relu" {
+				relu[nd.Output[0]] = true
+			}
+		}
+		ranges := map[string]cen.Range{}
+		for _, t := range cen.QuantTargets(&mp) {
+			ranges[t] = cen.Range{Min: -4, Max: 4}
+			if relu[t] {
+				ranges[t] = cen.Range{Min: 0, Max: 4}
+			}
+		}
+		if err := cen.QuantizeQDQ(&mp, ranges, 1); err != nil {
+			b.Fatal(err)
+		}
+		q, err := proto.Marshal(&mp)
+		if err != nil {
+			b.Fatal(err)
+		}
+		b.Run(name+"/int8", func(b *testing.B) { runLayer(b, q, x, n, c, h, w) })
 	}
 }
