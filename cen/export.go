@@ -622,10 +622,25 @@ func (b *onnxBuilder) maxPool(x stream, k, stride, pad int) stream {
 }
 
 // upsample resizes x bilinearly (align_corners, as the official decoder) to the size of like.
+//
+// In a fixed-size model where like's plane is a whole multiple of x's, the Resize takes constant scales
+// instead of sizes computed from the shapes (the batch stays free, so those are not constant). ONNX Runtime's
+// CPU provider then runs it in its blocked NCHWc layout, as it does the convolutions around it; with sizes
+// it reorders to NCHW and back around every Resize, and the sums and ReLUs after it run in NCHW (lite-r18 at
+// 480×640: 55 reorder nodes against 13, and 656–895 against 624–696 ms a frame in three interleaved runs).
+// The output is the same: with scales, Resize takes the output length as floor(scale · input length), here
+// exactly like's, and align_corners maps by the two lengths.
 func (b *onnxBuilder) upsample(x, like stream) stream {
-	sizes := b.sizesLike(x.names[0], like.names[0])
 	attrs := []*onnx.AttributeProto{attrString("mode", "linear"), attrString("coordinate_transformation_mode", "align_corners")}
-	out := b.each(x, func(n string) string { return b.node("Resize", []string{n, "", "", sizes}, attrs, "") })
+	var resize func(n string) string
+	if x.h > 0 && x.w > 0 && like.h > 0 && like.w > 0 && like.h%x.h == 0 && like.w%x.w == 0 {
+		scales := b.constFloats(1, 1, float32(like.h/x.h), float32(like.w/x.w))
+		resize = func(n string) string { return b.node("Resize", []string{n, "", scales}, attrs, "") }
+	} else {
+		sizes := b.sizesLike(x.names[0], like.names[0])
+		resize = func(n string) string { return b.node("Resize", []string{n, "", "", sizes}, attrs, "") }
+	}
+	out := b.each(x, resize)
 	out.h, out.w = like.h, like.w
 	return out
 }

@@ -216,6 +216,17 @@ func (b *onnxBuilder) winogradKernels(cin, cout int) (krow, kcol, kout string) {
 	return krow, kcol, kout
 }
 
+// constFloats returns the name of a float32 initializer with the given values, shared like constInts'.
+func (b *onnxBuilder) constFloats(v ...float32) string {
+	key := fmt.Sprint("f32", v)
+	if n, ok := b.consts[key]; ok {
+		return n
+	}
+	n := b.floats(b.fresh("const_f32"), []int64{int64(len(v))}, v)
+	b.setConst(key, n)
+	return n
+}
+
 func (b *onnxBuilder) setConst(key, name string) {
 	if b.consts == nil {
 		b.consts = map[string]string{}

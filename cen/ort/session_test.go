@@ -11,6 +11,7 @@ import (
 	"testing"
 
 	"github.com/advancedclimatesystems/gonnx/onnx"
+	ort "github.com/yalue/onnxruntime_go"
 	"google.golang.org/protobuf/proto"
 
 	"github.com/cen-ros/cen/cen"
@@ -336,5 +337,61 @@ func TestConcurrentRunsKeepTheirOwnResults(t *testing.T) {
 	}
 	if want[0].Logits[0] != keep {
 		t.Fatal("a later Run changed an earlier result")
+	}
+}
+
+// TestFixedSizeDecoderRunsInTheBlockedLayout checks what ONNX Runtime's CPU provider makes of a fixed-size
+// export (its optimized graph, as it saves it): the decoder's bilinear upsamplings, by whole factors at this
+// size, run in its blocked NCHWc layout (com.microsoft.nchwc Upsample) like the convolutions around them,
+// not as plain Resize nodes with reorders to NCHW and back around each.
+func TestFixedSizeDecoderRunsInTheBlockedLayout(t *testing.T) {
+	needLibrary(t)
+	model := testNetwork(t, "lite-r18", 2, 1)
+	path := export(t, model, cen.ExportOptions{Height: 96, Width: 128})
+	so, err := sessionOptions(Options{IntraOpThreads: 1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer so.Destroy()
+	opt := filepath.Join(t.TempDir(), "optimized.onnx")
+	if err := so.SetOptimizedModelFilePath(opt); err != nil {
+		t.Fatal(err)
+	}
+	ins, outs, err := ort.GetInputOutputInfo(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var in, out []string
+	for _, i := range ins {
+		in = append(in, i.Name)
+	}
+	for _, o := range outs {
+		out = append(out, o.Name)
+	}
+	s, err := ort.NewDynamicAdvancedSession(path, in, out, so)
+	if err != nil {
+		t.Fatal(err)
+	}
+	s.Destroy()
+	data, err := os.ReadFile(opt)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var mp onnx.ModelProto
+	if err := proto.Unmarshal(data, &mp); err != nil {
+		t.Fatal(err)
+	}
+	ops := map[string]int{}
+	for _, n := range mp.Graph.Node {
+		ops[n.Domain+"."+n.OpType]++
+	}
+	t.Logf("optimized graph: %v", ops)
+	// lite-r18's decoder upsamples three times, its modalities as one batch (the labels head's bicubic
+	// upsampling is MatMuls).
+	if got := ops["com.microsoft.nchwc.Upsample"]; got != 3 {
+		t.Errorf("%d NCHWc upsamplings, want the decoder's 3", got)
+	}
+	if got := ops[".Resize"]; got != 0 {
+		t.Errorf("%d plain Resize nodes, want none", got)
 	}
 }
