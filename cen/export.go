@@ -94,14 +94,14 @@ const (
 
 // ExportONNX writes the network as a deployable ONNX model (IR 8, opset 17) to w, with its metadata.
 //
-// The graph follows the same model definition the Go engine runs. The decoder, which has no per-modality
-// parameters, runs the modalities as one batch through its shared convolutions. The encoder runs one branch per
-// modality: each shared convolution is applied with that modality's frozen batch norm folded into its weights,
-// so ONNX Runtime fuses convolution, bias and ReLU and can use its blocked (NCHWc) kernels (a batched encoder
-// would need an unfusable per-modality scale and shift after every convolution). The channel exchange is a Where on a
-// constant per-channel mask (the official swap for M = 2; the mean of the other modalities for M > 2), the
-// ensemble a weighted sum with softmax(α) as constants. Outputs: OutputLogits, OutputLabels, OutputConfidence
-// and, with PerModality, the per-modality logits.
+// The graph follows the same model definition the Go engine runs, with one branch per modality throughout.
+// The decoder has no per-modality parameters: its branches share their convolutions' weights (exportForward
+// says why they are not one batch). In the encoder, each shared convolution is applied with that modality's
+// frozen batch norm folded into its weights, so ONNX Runtime fuses convolution, bias and ReLU and can use its
+// blocked (NCHWc) kernels (a batched encoder would need an unfusable per-modality scale and shift after every
+// convolution). The channel exchange is a Where on a constant per-channel mask (the official swap for M = 2;
+// the mean of the other modalities for M > 2), the ensemble a weighted sum with softmax(α) as constants.
+// Outputs: OutputLogits, OutputLabels, OutputConfidence and, with PerModality, the per-modality logits.
 func (m *Model) ExportONNX(w io.Writer, opt ExportOptions) error {
 	mp, err := m.ONNXModel(opt)
 	if err != nil {
@@ -329,11 +329,13 @@ func (m *Model) exportForward(b *onnxBuilder, x stream) stream {
 		}
 		l[s] = x
 	}
-	// The decoder has no per-modality parameters: all modalities run as one batch through it (measured on
-	// refinenet-r50 at 240×320, 2 threads: 3 % faster than one branch per modality; 91 % of the FLOPs are here).
-	for s := range l {
-		l[s] = b.batch(l[s])
-	}
+	// The decoder has no per-modality parameters, but each modality runs through it on its own, with the
+	// weights shared, as the official code does, not as one batch as the Go engine runs it. ONNX Runtime's CPU
+	// convolutions lose speed on a batch of two at the decoder's large planes: in lite-r18 at 480×640, its
+	// 1×1 128→128 convolutions at 120×160 took 221–246 ms per frame as 15 nodes of batch 2, against 141–152 ms
+	// as 30 nodes of batch 1; the network 624–696 ms against 580–591 (torch→ORT of the same network, which
+	// runs per modality: 589–602; ONNX Runtime profiles and interleaved runs, 2 threads). refinenet-r50 at
+	// 240×320 measured the same either way, plain and Winograd, within this VM's noise.
 	d := &m.dec
 	var up stream
 	for s := 0; s < 4; s++ {
@@ -354,29 +356,7 @@ func (m *Model) exportForward(b *onnxBuilder, x stream) stream {
 			up = y
 		}
 	}
-	return b.unbatch(b.conv(d.clf, nil, up, false), len(x.names))
-}
-
-// batch concatenates the modalities of x along the batch axis (modality-major, as the Go engine).
-func (b *onnxBuilder) batch(x stream) stream {
-	if len(x.names) == 1 {
-		return x
-	}
-	return stream{names: []string{b.node("Concat", x.names, []*onnx.AttributeProto{attrInt("axis", 0)}, "")}, c: x.c, h: x.h, w: x.w}
-}
-
-// unbatch splits a modality-major batch into m equal parts.
-func (b *onnxBuilder) unbatch(x stream, m int) stream {
-	if m == 1 {
-		return x
-	}
-	out := stream{c: x.c, h: x.h, w: x.w}
-	for i := 0; i < m; i++ {
-		out.names = append(out.names, b.fresh("Split"))
-	}
-	b.nodes = append(b.nodes, &onnx.NodeProto{OpType: "Split", Name: "n_" + out.names[0], Input: x.names, Output: out.names,
-		Attribute: []*onnx.AttributeProto{attrInt("axis", 0)}})
-	return out
+	return b.conv(d.clf, nil, up, false)
 }
 
 func (m *Model) exportBlock(b *onnxBuilder, blk *block, x stream, name string) stream {

@@ -386,10 +386,9 @@ func TestFixedSizeDecoderRunsInTheBlockedLayout(t *testing.T) {
 		ops[n.Domain+"."+n.OpType]++
 	}
 	t.Logf("optimized graph: %v", ops)
-	// lite-r18's decoder upsamples three times, its modalities as one batch (the labels head's bicubic
-	// upsampling is MatMuls).
-	if got := ops["com.microsoft.nchwc.Upsample"]; got != 3 {
-		t.Errorf("%d NCHWc upsamplings, want the decoder's 3", got)
+	// lite-r18's decoder upsamples three times, per modality (the labels head's bicubic upsampling is MatMuls).
+	if got := ops["com.microsoft.nchwc.Upsample"]; got != 6 {
+		t.Errorf("%d NCHWc upsamplings, want the decoder's 6 (2 modalities × 3)", got)
 	}
 	if got := ops[".Resize"]; got != 0 {
 		t.Errorf("%d plain Resize nodes, want none", got)
