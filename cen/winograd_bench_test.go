@@ -96,7 +96,7 @@ func TestWinogradLayerMatchesDirectConvolution(t *testing.T) {
 // BenchmarkWinogradLayer times one 3×3 convolution in ONNX Runtime (CPU, 2 threads), as a Conv node and as
 // the Winograd F(4×4, 3×3) graph the export writes, at the layer shapes of refinenet-r50 and lite-r18.
 func BenchmarkWinogradLayer(b *testing.B) {
-	for _, sz := range [][5]int{{2, 256, 256, 60, 80}, {2, 256, 256, 30, 40}, {2, 256, 256, 15, 20}, {2, 512, 512, 8, 10}, {1, 64, 64, 60, 80}, {1, 128, 128, 30, 40}, {1, 256, 256, 15, 20}, {1, 512, 512, 8, 10}, {2, 256, 256, 120, 160}, {1, 64, 64, 120, 160}, {1, 128, 128, 60, 80}} {
+	for _, sz := range [][5]int{{2, 256, 256, 60, 80}, {2, 256, 256, 30, 40}, {2, 256, 256, 15, 20}, {2, 512, 512, 8, 10}, {1, 256, 256, 60, 80}, {1, 256, 256, 30, 40}, {1, 64, 64, 60, 80}, {1, 128, 128, 30, 40}, {1, 256, 256, 15, 20}, {1, 512, 512, 8, 10}, {2, 256, 256, 120, 160}, {1, 64, 64, 120, 160}, {1, 128, 128, 60, 80}} {
 		n, cin, cout, h, w := sz[0], sz[1], sz[2], sz[3], sz[4]
 		x := make([]float32, n*cin*h*w)
 		rng := rand.New(rand.NewPCG(1, 2))
