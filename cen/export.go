@@ -408,7 +408,7 @@ type onnxBuilder struct {
 	// winograd writes the eligible 3×3 convolutions as Winograd F(4×4, 3×3) (winogradConv).
 	winograd, winogradAll bool
 	winogradLayers        int               // convolutions written as Winograd
-	consts                map[string]string // int64 constants by value, shared between nodes
+	consts                map[string]string // constants (int64, float32, transform kernels) by key, shared between nodes
 }
 
 // sharedConv keys the initializers of a shared convolution: its weights are written once per form.

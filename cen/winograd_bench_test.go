@@ -112,11 +112,12 @@ func BenchmarkWinogradLayer(b *testing.B) {
 
 // BenchmarkInt8Layer times a chain of four 3×3 convolutions with ReLUs in ONNX Runtime (CPU, 2 threads) as
 // float Conv nodes and as the int8 QDQ graph of QuantizeQDQ (which ONNX Runtime runs as QLinearConvs passing
-// uint8 from one to the next, as in a network), at layer shapes of refinenet-r50 and lite-r18. Their ratio
+// uint8 from one to the next, as in a network), at layer shapes of refinenet-r50 and lite-r18, one modality
+// (batch 1) as the export runs them. Their ratio
 // bounds what int8 can give a network made of such convolutions on this CPU, whatever else the export does.
 func BenchmarkInt8Layer(b *testing.B) {
 	const depth = 4
-	for _, sz := range [][4]int{{2, 256, 60, 80}, {2, 256, 30, 40}, {2, 512, 8, 10}, {2, 64, 120, 160}, {2, 128, 60, 80}} {
+	for _, sz := range [][4]int{{1, 256, 60, 80}, {1, 256, 30, 40}, {1, 512, 8, 10}, {1, 64, 120, 160}, {1, 128, 60, 80}} {
 		n, c, h, w := sz[0], sz[1], sz[2], sz[3]
 		x := make([]float32, n*c*h*w)
 		rng := rand.New(rand.NewPCG(1, 2))

@@ -340,11 +340,11 @@ func TestConcurrentRunsKeepTheirOwnResults(t *testing.T) {
 	}
 }
 
-// TestFixedSizeDecoderRunsInTheBlockedLayout checks what ONNX Runtime's CPU provider makes of a fixed-size
+// TestFixedSizeUpsamplingsRunInTheBlockedLayout checks what ONNX Runtime's CPU provider makes of a fixed-size
 // export (its optimized graph, as it saves it): the decoder's bilinear upsamplings, by whole factors at this
 // size, run in its blocked NCHWc layout (com.microsoft.nchwc Upsample) like the convolutions around them,
 // not as plain Resize nodes with reorders to NCHW and back around each.
-func TestFixedSizeDecoderRunsInTheBlockedLayout(t *testing.T) {
+func TestFixedSizeUpsamplingsRunInTheBlockedLayout(t *testing.T) {
 	needLibrary(t)
 	model := testNetwork(t, "lite-r18", 2, 1)
 	path := export(t, model, cen.ExportOptions{Height: 96, Width: 128})
@@ -386,6 +386,10 @@ func TestFixedSizeDecoderRunsInTheBlockedLayout(t *testing.T) {
 		ops[n.Domain+"."+n.OpType]++
 	}
 	t.Logf("optimized graph: %v", ops)
+	if ops["com.microsoft.nchwc.Conv"] == 0 {
+		// ONNX Runtime uses the blocked layout only where MLAS has NCHWc kernels (x86-64 with AVX2 or AVX-512).
+		t.Skip("ONNX Runtime runs no convolution in its NCHWc layout on this CPU")
+	}
 	// lite-r18's decoder upsamples three times, per modality (the labels head's bicubic upsampling is MatMuls).
 	if got := ops["com.microsoft.nchwc.Upsample"]; got != 6 {
 		t.Errorf("%d NCHWc upsamplings, want the decoder's 6 (2 modalities × 3)", got)
