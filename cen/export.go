@@ -94,9 +94,9 @@ const (
 
 // ExportONNX writes the network as a deployable ONNX model (IR 8, opset 17) to w, with its metadata.
 //
-// The graph follows the same model definition the Go engine runs, with one branch per modality throughout.
-// The decoder has no per-modality parameters: its branches share their convolutions' weights (exportForward
-// says why they are not one batch). In the encoder, each shared convolution is applied with that modality's
+// The graph follows the same model definition the Go engine runs, with one branch per modality. The decoder
+// has no per-modality parameters: its branches share their convolutions' weights, and with Winograd layers
+// the modalities run through it as one batch (exportForward says why). In the encoder, each shared convolution is applied with that modality's
 // frozen batch norm folded into its weights, so ONNX Runtime fuses convolution, bias and ReLU and can use its
 // blocked (NCHWc) kernels (a batched encoder would need an unfusable per-modality scale and shift after every
 // convolution). The channel exchange is a Where on a constant per-channel mask (the official swap for M = 2;
@@ -329,13 +329,20 @@ func (m *Model) exportForward(b *onnxBuilder, x stream) stream {
 		}
 		l[s] = x
 	}
-	// The decoder has no per-modality parameters, but each modality runs through it on its own, with the
-	// weights shared, as the official code does, not as one batch as the Go engine runs it. ONNX Runtime's CPU
-	// convolutions lose speed on a batch of two at the decoder's large planes: in lite-r18 at 480×640, its
-	// 1×1 128→128 convolutions at 120×160 took 221–246 ms per frame as 15 nodes of batch 2, against 141–152 ms
-	// as 30 nodes of batch 1; the network 624–696 ms against 580–591 (torch→ORT of the same network, which
-	// runs per modality: 589–602; ONNX Runtime profiles and interleaved runs, 2 threads). refinenet-r50 at
-	// 240×320 measured the same either way, plain and Winograd, within this VM's noise.
+	// The decoder has no per-modality parameters. Where none of its convolutions is written as Winograd, each
+	// modality runs through it on its own, with the weights shared, as the official code does: ONNX Runtime's
+	// CPU convolutions lose speed on a batch of two at the decoder's large planes (lite-r18 at 480×640: its
+	// 1×1 128→128 convolutions at 120×160 took 221–246 ms a frame as 15 nodes of batch 2, against 141–152 ms as
+	// 30 nodes of batch 1; the network 624–696 ms against 580–591, torch→ORT of the same network, per modality
+	// too, 589–602; profiles and interleaved runs, 2 threads). The Winograd graph runs faster as one batch,
+	// as the Go engine runs the decoder (refinenet-r50 at 240×320: medians of five interleaved runs 1415 ms
+	// batched against 1606 per modality; the plain r50 graph measured the same either way).
+	batched := m.decoderWinograd(b, l)
+	if batched {
+		for s := range l {
+			l[s] = b.batch(l[s])
+		}
+	}
 	d := &m.dec
 	var up stream
 	for s := 0; s < 4; s++ {
@@ -356,7 +363,59 @@ func (m *Model) exportForward(b *onnxBuilder, x stream) stream {
 			up = y
 		}
 	}
-	return b.conv(d.clf, nil, up, false)
+	out := b.conv(d.clf, nil, up, false)
+	if batched {
+		return b.unbatch(out, len(x.names))
+	}
+	return out
+}
+
+// decoderWinograd reports whether b writes any convolution of the decoder as Winograd, given the encoder's
+// outputs l (the decoder's stage s runs at the plane of l[3-s]).
+func (m *Model) decoderWinograd(b *onnxBuilder, l [4]stream) bool {
+	if !b.winograd {
+		return false
+	}
+	d := &m.dec
+	for s := 0; s < 4; s++ {
+		convs := []*conv{d.dimred[s], d.adaptJoint[s], d.joint[s]}
+		for _, r := range []*rcu{d.adapt[s], d.mflow[s]} {
+			if r != nil {
+				convs = append(append(convs, r.a...), r.b...)
+			}
+		}
+		if d.pool[s] != nil {
+			convs = append(convs, d.pool[s].convs[:]...)
+		}
+		for _, c := range convs {
+			if c != nil && useWinogradExport(c, c.w.Shape[1], l[3-s].h, l[3-s].w, b.winogradAll) {
+				return true
+			}
+		}
+	}
+	return useWinogradExport(d.clf, d.clf.w.Shape[1], l[0].h, l[0].w, b.winogradAll)
+}
+
+// batch concatenates the modalities of x along the batch axis (modality-major, as the Go engine).
+func (b *onnxBuilder) batch(x stream) stream {
+	if len(x.names) == 1 {
+		return x
+	}
+	return stream{names: []string{b.node("Concat", x.names, []*onnx.AttributeProto{attrInt("axis", 0)}, "")}, c: x.c, h: x.h, w: x.w}
+}
+
+// unbatch splits a modality-major batch into m equal parts.
+func (b *onnxBuilder) unbatch(x stream, m int) stream {
+	if m == 1 {
+		return x
+	}
+	out := stream{c: x.c, h: x.h, w: x.w}
+	for i := 0; i < m; i++ {
+		out.names = append(out.names, b.fresh("Split"))
+	}
+	b.nodes = append(b.nodes, &onnx.NodeProto{OpType: "Split", Name: "n_" + out.names[0], Input: x.names, Output: out.names,
+		Attribute: []*onnx.AttributeProto{attrInt("axis", 0)}})
+	return out
 }
 
 func (m *Model) exportBlock(b *onnxBuilder, blk *block, x stream, name string) stream {
