@@ -26,9 +26,14 @@ func LayerONNX(cin, cout, n, h, w int, wino bool) ([]byte, []float32, []float32)
 	}
 	b := &onnxBuilder{winograd: wino, winogradAll: true}
 	y := b.conv(c, nil, stream{names: []string{"x"}, c: cin, h: h, w: w}, false).names[0]
+	return b.testModel(y, n, cin, h, w), c.w.Data, c.b.Data
+}
+
+// testModel wraps b's nodes into a serialized model with input "x" [n, c, h, w] and output "y", a copy of y.
+func (b *onnxBuilder) testModel(y string, n, c, h, w int) []byte {
 	b.node("Identity", []string{y}, nil, "y")
-	g := &onnx.GraphProto{Name: "layer", Node: b.nodes, Initializer: b.inits}
-	g.Input = append(g.Input, valueInfo("x", onnx.TensorProto_FLOAT, dimOf(false, n, ""), dimOf(false, cin, ""), dimOf(false, h, ""), dimOf(false, w, "")))
+	g := &onnx.GraphProto{Name: "test", Node: b.nodes, Initializer: b.inits}
+	g.Input = append(g.Input, valueInfo("x", onnx.TensorProto_FLOAT, dimOf(false, n, ""), dimOf(false, c, ""), dimOf(false, h, ""), dimOf(false, w, "")))
 	g.Output = append(g.Output, &onnx.ValueInfoProto{Name: "y", Type: &onnx.TypeProto{Value: &onnx.TypeProto_TensorType{
 		TensorType: &onnx.TypeProto_Tensor{ElemType: int32(onnx.TensorProto_FLOAT)}}}})
 	mp := &onnx.ModelProto{IrVersion: onnxIRVersion, OpsetImport: []*onnx.OperatorSetIdProto{{Version: onnxOpset}}, Graph: g}
@@ -36,7 +41,7 @@ func LayerONNX(cin, cout, n, h, w int, wino bool) ([]byte, []float32, []float32)
 	if err != nil {
 		panic(err)
 	}
-	return data, c.w.Data, c.b.Data
+	return data
 }
 
 // ConvChainONNX builds depth chained 3×3 convolutions of c channels, each followed by a ReLU (random weights
@@ -55,15 +60,5 @@ func ConvChainONNX(c, n, h, w, depth int) []byte {
 		}
 		x = b.conv(cv, nil, x, true)
 	}
-	b.node("Identity", []string{x.names[0]}, nil, "y")
-	g := &onnx.GraphProto{Name: "chain", Node: b.nodes, Initializer: b.inits}
-	g.Input = append(g.Input, valueInfo("x", onnx.TensorProto_FLOAT, dimOf(false, n, ""), dimOf(false, c, ""), dimOf(false, h, ""), dimOf(false, w, "")))
-	g.Output = append(g.Output, &onnx.ValueInfoProto{Name: "y", Type: &onnx.TypeProto{Value: &onnx.TypeProto_TensorType{
-		TensorType: &onnx.TypeProto_Tensor{ElemType: int32(onnx.TensorProto_FLOAT)}}}})
-	mp := &onnx.ModelProto{IrVersion: onnxIRVersion, OpsetImport: []*onnx.OperatorSetIdProto{{Version: onnxOpset}}, Graph: g}
-	data, err := proto.Marshal(mp)
-	if err != nil {
-		panic(err)
-	}
-	return data
+	return b.testModel(x.names[0], n, c, h, w)
 }
