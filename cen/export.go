@@ -96,10 +96,10 @@ const (
 //
 // The graph follows the same model definition the Go engine runs, with one branch per modality. The decoder
 // has no per-modality parameters: its branches share their convolutions' weights, and with Winograd layers
-// the modalities run through it as one batch (exportForward says why). In the encoder, each shared convolution is applied with that modality's
-// frozen batch norm folded into its weights, so ONNX Runtime fuses convolution, bias and ReLU and can use its
-// blocked (NCHWc) kernels (a batched encoder would need an unfusable per-modality scale and shift after every
-// convolution). The channel exchange is a Where on a constant per-channel mask (the official swap for M = 2;
+// the modalities run through it as one batch (exportForward says why). In the encoder, each shared
+// convolution is applied with that modality's frozen batch norm folded into its weights, so ONNX Runtime fuses
+// convolution, bias and ReLU and can use its blocked (NCHWc) kernels (a batched encoder would need an
+// unfusable per-modality scale and shift after every convolution). The channel exchange is a Where on a constant per-channel mask (the official swap for M = 2;
 // the mean of the other modalities for M > 2), the ensemble a weighted sum with softmax(α) as constants.
 // Outputs: OutputLogits, OutputLabels, OutputConfidence and, with PerModality, the per-modality logits.
 func (m *Model) ExportONNX(w io.Writer, opt ExportOptions) error {

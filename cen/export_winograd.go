@@ -54,14 +54,13 @@ var (
 //	256-256 120x160 N2  339 → 201     256-256 60x80 N2  81 → 58     256-256 30x40 N2  20 → 18
 //	256-256 15x20 N2   5.1 → 8.5      512-512 8x10 N2  7.1 → 11     128-128 60x80 N1  12 → 13
 //	 64-64 120x160 N1   13 → 21        64-64 60x80 N1   3.7 → 5.3
-//	256-256 60x80 N1  48–53 → 37      256-256 30x40 N1  11–13 → 12   (one modality, as the decoder runs now)
+//	256-256 60x80 N1  48–53 → 37      256-256 30x40 N1  11–13 → 12
 //
 // so the export (ConvWinograd) takes layers of ≥ 256 channels with ≥ 75 tiles per sample. In the whole
 // refinenet-r50 at 240×320 the thresholds made no difference beyond this VM's noise (every layer of ≥ 32
-// channels: 1376–1404 ms; ≥ 128: 1391; ≥ 256 and 75 tiles: 1458; same session, the decoder then batched), but
-// lite-r18, whose 3×3 layers are the encoder's, at 64–512 channels and one sample, ran 27 % slower with all of
-// them as Winograd. Since the decoder runs one modality at a time, a 30×40 plane (80 tiles) only breaks even;
-// the thresholds were not measured again on whole networks.
+// channels: 1376–1404 ms; ≥ 128: 1391; ≥ 256 and 75 tiles: 1458; same session), but lite-r18, whose 3×3
+// layers are the encoder's, at 64–512 channels and one sample, ran 27 % slower with all of them as Winograd.
+// (A decoder with Winograd layers runs its modalities as one batch, exportForward; the encoder runs one.)
 const (
 	WinogradMinChannels = 256
 	WinogradMinTiles    = 75
