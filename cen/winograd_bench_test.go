@@ -113,7 +113,7 @@ func BenchmarkWinogradLayer(b *testing.B) {
 // BenchmarkInt8Layer times a chain of four 3×3 convolutions with ReLUs in ONNX Runtime (CPU, 2 threads) as
 // float Conv nodes and as the int8 QDQ graph of QuantizeQDQ (which ONNX Runtime runs as QLinearConvs passing
 // uint8 from one to the next, as in a network), at layer shapes of refinenet-r50 and lite-r18, one modality
-// (batch 1) as the export runs them. Their ratio
+// (batch 1) as the export runs them. GOP/s counts the float convolutions' work for both. The ratio of the two
 // bounds what int8 can give a network made of such convolutions on this CPU, whatever else the export does.
 func BenchmarkInt8Layer(b *testing.B) {
 	const depth = 4
@@ -126,7 +126,14 @@ func BenchmarkInt8Layer(b *testing.B) {
 		}
 		plain := cen.ConvChainONNX(c, n, h, w, depth)
 		name := fmt.Sprintf("%dx%d-%d_%dx%d_N%d", depth, c, c, h, w, n)
-		b.Run(name+"/float", func(b *testing.B) { runLayer(b, plain, x, n, c, h, w) })
+		gop := float64(depth*2*9*c*c*h*w*n) / 1e9
+		run := func(data []byte) func(b *testing.B) {
+			return func(b *testing.B) {
+				runLayer(b, data, x, n, c, h, w)
+				b.ReportMetric(gop*float64(b.N)/b.Elapsed().Seconds(), "GOP/s")
+			}
+		}
+		b.Run(name+"/float", run(plain))
 		var mp onnx.ModelProto
 		if err := proto.Unmarshal(plain, &mp); err != nil {
 			b.Fatal(err)
@@ -153,6 +160,6 @@ func BenchmarkInt8Layer(b *testing.B) {
 		if err != nil {
 			b.Fatal(err)
 		}
-		b.Run(name+"/int8", func(b *testing.B) { runLayer(b, q, x, n, c, h, w) })
+		b.Run(name+"/int8", run(q))
 	}
 }
