@@ -175,7 +175,7 @@ func QuantizeQDQ(mp *onnx.ModelProto, ranges map[string]Range, frames int) error
 			insertQDQ(in.Name)
 		}
 	}
-	quantW := map[string]bool{}
+	quantW := map[string][]float32{} // per-channel scales of the weights already quantized, by int8 name
 	for _, n := range g.Node {
 		for i, in := range n.Input {
 			if r, ok := rename[in]; ok {
@@ -188,19 +188,21 @@ func QuantizeQDQ(mp *onnx.ModelProto, ranges map[string]Range, frames int) error
 				return fmt.Errorf("int8: convolution %s reads %q, which was not calibrated", n.Name, n.Input[0])
 			}
 			w := inits[n.Input[1]]
-			wq, ws, err := quantWeights(w)
-			if err != nil {
-				return fmt.Errorf("int8: %s: %w", w.Name, err)
-			}
-			cout := len(ws)
 			wname := w.Name + ".int8"
-			if !quantW[wname] {
-				quantW[wname] = true
+			ws, done := quantW[wname] // the modalities' decoder branches share their weights: quantized once
+			if !done {
+				var wq []byte
+				var err error
+				if wq, ws, err = quantWeights(w); err != nil {
+					return fmt.Errorf("int8: %s: %w", w.Name, err)
+				}
+				quantW[wname] = ws
 				newInits = append(newInits,
 					&onnx.TensorProto{Name: wname, Dims: w.Dims, DataType: int32(onnx.TensorProto_INT8), RawData: wq},
-					floatTensor(wname+".scale", []int64{int64(cout)}, ws),
-					&onnx.TensorProto{Name: wname + ".zero_point", Dims: []int64{int64(cout)}, DataType: int32(onnx.TensorProto_INT8), RawData: make([]byte, cout)})
+					floatTensor(wname+".scale", []int64{int64(len(ws))}, ws),
+					&onnx.TensorProto{Name: wname + ".zero_point", Dims: []int64{int64(len(ws))}, DataType: int32(onnx.TensorProto_INT8), RawData: make([]byte, len(ws))})
 			}
+			cout := len(ws)
 			dqw := n.Name + ".w_dq"
 			nodes = append(nodes, &onnx.NodeProto{OpType: "DequantizeLinear", Name: "n_" + dqw, Input: []string{wname, wname + ".scale", wname + ".zero_point"},
 				Output: []string{dqw}, Attribute: []*onnx.AttributeProto{attrInt("axis", 0)}})
