@@ -131,58 +131,64 @@ func (b *onnxBuilder) constInts(v ...int64) string {
 // (its strided Slice and general Transpose move data an element at a time, and MatMuls over an axis of 6 are
 // slow: measured, each of those ways cost more than the GEMMs):
 //
-//	input:  Conv, group = cin, 36 fixed 6×6 kernels Bᵀ·B per channel, stride 4 → [B, cin·36, th, tw]
-//	        Transpose to [B, 36, cin, T] (one axis moved: contiguous runs of T)
+//	input:  x seen as [B, 1, cin, h, w]: a 3-D Conv, 6 fixed 1×6×1 kernels (the rows of Bᵀ), stride 1×4×1
+//	        → [B, 6, cin, th, w], then one of group 6 with 6 1×1×6 kernels each, stride 1×1×4
+//	        → [B, 36, cin, th, tw]: point-major, with the channels as a spatial axis, so no Transpose
 //	GEMMs:  MatMul [36, cout, cin] · [B, 36, cin, T] → [B, 36, cout, T]
 //	output: Transpose to [B, cout·36, th, tw], ConvTranspose, group = cout, 16 fixed 4×4 kernels Aᵀ·A per point,
 //	        stride 4, with the bias, cropped to h×w by its pads
 //
 // At 256→256 channels on 60×80 (batch 2) the MatMul is half the time and the transforms, memory-bound on 22 MB
-// intermediates, the other half. Three other forms were exact and measured no faster (BenchmarkWinogradLayer):
-// stacking the channels along the rows, so that one-channel transform convolutions give point-major data with
-// no Transposes (49.8–56 ms against 46.6–52.7); F(6×6, 3×3), whose GEMMs over 140 instead of 300 tiles run at
-// 89 instead of 109 GFLOP/s (63.5 against 62.9); and the GEMMs as a 1×1 Conv of group 36 (63–72 against 53–54).
+// intermediates, the other half. The input transform was first two grouped 2-D Convs (group cin, then 6·cin)
+// giving [B, cin·36, th, tw] and a Transpose to point-major: in refinenet-r50 at 240×320 the 3-D form took
+// their Conv time from 720 to 652 ms and the Transposes' from 188 to 98 (ONNX Runtime profile), and the
+// network ran 1653 against 1900 ms (medians of 8 interleaved runs; torch→ORT 2236). Other forms were exact and
+// measured no faster (BenchmarkWinogradLayer, or that network): stacking the channels along the rows of a 2-D
+// plane with one-channel transform convolutions (49.8–56 ms against 46.6–52.7, a layer); F(6×6, 3×3), whose
+// GEMMs over 140 instead of 300 tiles run at 89 instead of 109 GFLOP/s (63.5 against 62.9), and again with
+// the two samples' tiles in one GEMM (58–77 against 69–74, 79–88 with the merge); the GEMMs as a 1×1 Conv of
+// group 36 (63–72 against 53–54); the output transform as a MatMul [16, 36] and a DepthToSpace (68–71 against
+// 58–69), as one 3-D ConvTranspose of 36 channels (49 against 21 ms with its Transpose, a layer), or as a 2-D
+// one over the rows of all output channels (network: 1655 against 1653 ms).
 func (b *onnxBuilder) winogradConv(x, u, bias string, cin, cout, h, w int) string {
-	th, tw := (h+3)/4, (w+3)/4
-	T := int64(th * tw)
+	th, tw := int64(h+3)/4, int64(w+3)/4
 	C, co := int64(cin), int64(cout)
-	krow, kcol, kout := b.winogradKernels(cin, cout)
-	// Bᵀ over the rows (6 outputs per channel), then over the columns (6 per row point): [B, C·36, th, tw] in
-	// (c, a, b) order. Two one-dimensional passes cost 36·(W + 6·tw) per tile row instead of 1296·tw.
-	v := b.node("Conv", []string{x, krow}, []*onnx.AttributeProto{
-		attrInts("kernel_shape", 6, 1), attrInts("strides", 4, 1), attrInt("group", C),
-		attrInts("pads", 1, 0, int64(4*th+1-h), 0),
-	}, "") // [B, C·6, th, w]
+	krow, kcol, kout := b.winogradKernels(cout)
+	// Bᵀ over the rows (6 outputs), then over the columns (6 per row point): 36·(W + 6·tw) multiply-adds per
+	// channel and tile row, instead of 1296·tw in one pass.
+	v := b.node("Reshape", []string{x, b.constInts(-1, 1, C, int64(h), int64(w))}, nil, "")
+	v = b.node("Conv", []string{v, krow}, []*onnx.AttributeProto{
+		attrInts("kernel_shape", 1, 6, 1), attrInts("strides", 1, 4, 1),
+		attrInts("pads", 0, 1, 0, 0, 4*th+1-int64(h), 0),
+	}, "") // [B, 6, C, th, w]
 	v = b.node("Conv", []string{v, kcol}, []*onnx.AttributeProto{
-		attrInts("kernel_shape", 1, 6), attrInts("strides", 1, 4), attrInt("group", 6*C),
-		attrInts("pads", 0, 1, 0, int64(4*tw+1-w)),
-	}, "")
-	v = b.node("Reshape", []string{v, b.constInts(-1, C, wgPoints, T)}, nil, "")
-	v = b.node("Transpose", []string{v}, []*onnx.AttributeProto{attrInts("perm", 0, 2, 1, 3)}, "") // [B, 36, C, T]
+		attrInts("kernel_shape", 1, 1, 6), attrInts("strides", 1, 1, 4), attrInt("group", 6),
+		attrInts("pads", 0, 0, 1, 0, 0, 4*tw+1-int64(w)),
+	}, "") // [B, 36, C, th, tw]
+	v = b.node("Reshape", []string{v, b.constInts(-1, wgPoints, C, th*tw)}, nil, "")
 	m := b.node("MatMul", []string{u, v}, nil, "")                                                 // [B, 36, Cout, T]
 	m = b.node("Transpose", []string{m}, []*onnx.AttributeProto{attrInts("perm", 0, 2, 1, 3)}, "") // [B, Cout, 36, T]
-	m = b.node("Reshape", []string{m, b.constInts(-1, co*wgPoints, int64(th), int64(tw))}, nil, "")
+	m = b.node("Reshape", []string{m, b.constInts(-1, co*wgPoints, th, tw)}, nil, "")
 	ins := []string{m, kout}
 	if bias != "" {
 		ins = append(ins, bias)
 	}
 	return b.node("ConvTranspose", ins, []*onnx.AttributeProto{
 		attrInts("kernel_shape", 4, 4), attrInts("strides", 4, 4), attrInt("group", co),
-		attrInts("pads", 0, 0, int64(4*th-h), int64(4*tw-w)),
+		attrInts("pads", 0, 0, 4*th-int64(h), 4*tw-int64(w)),
 	}, "")
 }
 
-// winogradKernels adds the transforms as grouped convolution kernels for cin input and cout output channels,
-// once per width: Bᵀ over the rows [cin·6, 1, 6, 1] (kernel a of a channel is row a of Bᵀ), Bᵀ over the columns
-// [cin·36, 1, 1, 6] (kernel b of each row point is row b of Bᵀ), and the output transform [cout·36, 1, 4, 4]
-// (kernel (a, b) has Aᵀ[r][a]·Aᵀ[c][b] at (r, c)).
-func (b *onnxBuilder) winogradKernels(cin, cout int) (krow, kcol, kout string) {
+// winogradKernels adds the transforms as convolution kernels, once per network or output width: Bᵀ over the
+// rows [6, 1, 1, 6, 1] (kernel a is row a of Bᵀ), Bᵀ over the columns [36, 1, 1, 1, 6] (kernel b of group a is
+// row b of Bᵀ, so that output channel 6a + b is point (a, b)), and the output transform [cout·36, 1, 4, 4]
+// (kernel (a, b) of each channel has Aᵀ[r][a]·Aᵀ[c][b] at (r, c)).
+func (b *onnxBuilder) winogradKernels(cout int) (krow, kcol, kout string) {
 	make1 := func(key string, dims []int64, n int, f func(k []float32) []float32) string {
 		if name, ok := b.consts[key]; ok {
 			return name
 		}
-		k := make([]float32, 0, n)
-		name := b.floats(key, dims, f(k))
+		name := b.floats(key, dims, f(make([]float32, 0, n)))
 		b.setConst(key, name)
 		return name
 	}
@@ -196,10 +202,8 @@ func (b *onnxBuilder) winogradKernels(cin, cout int) (krow, kcol, kout string) {
 		}
 		return k
 	}
-	krow = make1(fmt.Sprintf("winograd_BT_rows_%d", cin), []int64{int64(cin * 6), 1, 6, 1}, cin*36,
-		func(k []float32) []float32 { return bt(k, cin) })
-	kcol = make1(fmt.Sprintf("winograd_BT_cols_%d", cin), []int64{int64(cin * 36), 1, 1, 6}, cin*216,
-		func(k []float32) []float32 { return bt(k, 6*cin) })
+	krow = make1("winograd_BT_rows", []int64{6, 1, 1, 6, 1}, 36, func(k []float32) []float32 { return bt(k, 1) })
+	kcol = make1("winograd_BT_cols", []int64{36, 1, 1, 1, 6}, 216, func(k []float32) []float32 { return bt(k, 6) })
 	kout = make1(fmt.Sprintf("winograd_AT_%d", cout), []int64{int64(cout * wgPoints), 1, 4, 4}, cout*wgPoints*16,
 		func(k []float32) []float32 {
 			for o := 0; o < cout; o++ {
