@@ -49,20 +49,24 @@ var (
 )
 
 // Eligibility of a convolution for the Winograd graph. Alone (BenchmarkWinogradLayer, ONNX Runtime CPU,
-// 2 threads, ms plain → Winograd) a layer gains only with wide channels on a large plane:
+// 2 threads, ms plain → Winograd, two runs each, on a day this VM ran plain layers 20–130 % slower than in
+// the first measurements), with the point-major 3-D input transform of winogradConv:
 //
-//	256-256 120x160 N2  339 → 201     256-256 60x80 N2  81 → 58     256-256 30x40 N2  20 → 18
-//	256-256 15x20 N2   5.1 → 8.5      512-512 8x10 N2  7.1 → 11     128-128 60x80 N1  12 → 13
-//	 64-64 120x160 N1   13 → 21        64-64 60x80 N1   3.7 → 5.3
-//	256-256 60x80 N1  48–53 → 37      256-256 30x40 N1  11–13 → 12
+//	256-256 120x160 N2  422–478 → 243–252    256-256 60x80 N2  98–101 → 66–73    256-256 30x40 N2  27–31 → 19–21
+//	256-256 15x20 N2    6.1–6.5 → 8.6–9.2    512-512 8x10 N2   6.5–7.1 → 12–14
+//	256-256 60x80 N1      49–60 → 34–41      256-256 30x40 N1    13 → 9.4–10     256-256 15x20 N1  3.9–5.1 → 4.4–4.5
+//	128-128 60x80 N1      17–26 → 16         128-128 30x40 N1   6.0 → 5.3        512-512 8x10 N1   4.2–4.3 → 7.4–7.5
+//	 64-64 120x160 N1     17–36 → 25          64-64 60x80 N1   8.4–8.9 → 7.6–8.0
 //
-// so the export (ConvWinograd) takes layers of ≥ 256 channels with ≥ 75 tiles per sample. In the whole
-// refinenet-r50 at 240×320 the thresholds made no difference beyond this VM's noise (every layer of ≥ 32
-// channels: 1376–1404 ms; ≥ 128: 1391; ≥ 256 and 75 tiles: 1458; same session), but lite-r18, whose 3×3
-// layers are the encoder's, at 64–512 channels and one sample, ran 27 % slower with all of them as Winograd.
-// (A decoder with Winograd layers runs its modalities as one batch, exportForward; the encoder runs one.)
+// so the export (ConvWinograd) takes layers of ≥ 128 channels with ≥ 75 tiles per sample: small planes lose,
+// and 64 channels gained too little to tell from this VM's noise. In whole networks, medians of interleaved
+// runs of lite-r18 at 480×640 (3×3 layers all in the encoder, one sample each): ≥ 128 channels 738 ms, ≥ 64
+// 763, ≥ 256 867, plain 905, torch→ORT 864 (10 runs each); refinenet-r50 at 240×320: ≥ 128 1675, ≥ 256 1746,
+// torch→ORT 2098 (7 runs each). With the earlier transposed input transform, lite-r18 gained nothing and ran
+// 27 % slower with every layer as Winograd. (A decoder with Winograd layers runs its modalities as one batch,
+// exportForward; the encoder runs one.)
 const (
-	WinogradMinChannels = 256
+	WinogradMinChannels = 128
 	WinogradMinTiles    = 75
 )
 
