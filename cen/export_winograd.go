@@ -145,12 +145,13 @@ func (b *onnxBuilder) constInts(v ...int64) string {
 // At 256→256 channels on 60×80 (batch 2) the MatMul is half the time and the transforms, memory-bound on 22 MB
 // intermediates, the other half. The input transform was first two grouped 2-D Convs (group cin, then 6·cin)
 // giving [B, cin·36, th, tw] and a Transpose to point-major: in refinenet-r50 at 240×320 the 3-D form took
-// their Conv time from 720 to 652 ms and the Transposes' from 188 to 98 (ONNX Runtime profile), and the
-// network ran 1653 against 1900 ms (medians of 8 interleaved runs; torch→ORT 2236). Other forms were exact and
+// the network's Conv time from 720 to 652 ms and its Transposes' from 188 to 98 (ONNX Runtime profile), and
+// the network ran 1653 against 1900 ms (medians of 8 interleaved runs; torch→ORT 2236), though only 1639
+// against 1633 in a second set of 8 (torch→ORT 2132; this VM's noise is ±20 %). Other forms were exact and
 // measured no faster (BenchmarkWinogradLayer, or that network): stacking the channels along the rows of a 2-D
 // plane with one-channel transform convolutions (49.8–56 ms against 46.6–52.7, a layer); F(6×6, 3×3), whose
 // GEMMs over 140 instead of 300 tiles run at 89 instead of 109 GFLOP/s (63.5 against 62.9), and again with
-// the two samples' tiles in one GEMM (58–77 against 69–74, 79–88 with the merge); the GEMMs as a 1×1 Conv of
+// the two samples' tiles in one GEMM (58–77 against 69–74, 75–88 with the merge); the GEMMs as a 1×1 Conv of
 // group 36 (63–72 against 53–54); the output transform as a MatMul [16, 36] and a DepthToSpace (68–71 against
 // 58–69), as one 3-D ConvTranspose of 36 channels (49 against 21 ms with its Transpose, a layer), or as a 2-D
 // one over the rows of all output channels (network: 1655 against 1653 ms).
