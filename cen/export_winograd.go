@@ -147,8 +147,8 @@ func (b *onnxBuilder) constInts(v ...int64) string {
 // giving [B, cin·36, th, tw] and a Transpose to point-major: in refinenet-r50 at 240×320 the 3-D form took
 // the network's Conv time from 720 to 652 ms and its Transposes' from 188 to 98 (ONNX Runtime profile), and
 // the network ran 1653 against 1900 ms (medians of 8 interleaved runs; torch→ORT 2236), though only 1639
-// against 1633 in a second set of 8 (torch→ORT 2132; this VM's noise is ±20 %). Other forms were exact and
-// measured no faster (BenchmarkWinogradLayer, or that network): stacking the channels along the rows of a 2-D
+// (at ≥ 128 channels) against 1633 in a second set of 8 (torch→ORT 2132; noise here is ±20 %). Other forms
+// were exact and measured no faster (BenchmarkWinogradLayer, or that network): stacking the channels along the rows of a 2-D
 // plane with one-channel transform convolutions (49.8–56 ms against 46.6–52.7, a layer); F(6×6, 3×3), whose
 // GEMMs over 140 instead of 300 tiles run at 89 instead of 109 GFLOP/s (63.5 against 62.9), and again with
 // the two samples' tiles in one GEMM (58–77 against 69–74, 75–88 with the merge); the GEMMs as a 1×1 Conv of
