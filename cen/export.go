@@ -99,9 +99,10 @@ const (
 // the modalities run through it as one batch (exportForward says why). In the encoder, each shared
 // convolution is applied with that modality's frozen batch norm folded into its weights, so ONNX Runtime fuses
 // convolution, bias and ReLU and can use its blocked (NCHWc) kernels (a batched encoder would need an
-// unfusable per-modality scale and shift after every convolution). The channel exchange is a Where on a constant per-channel mask (the official swap for M = 2;
-// the mean of the other modalities for M > 2), the ensemble a weighted sum with softmax(α) as constants.
-// Outputs: OutputLogits, OutputLabels, OutputConfidence and, with PerModality, the per-modality logits.
+// unfusable per-modality scale and shift after every convolution). The channel exchange is a Where on a
+// constant per-channel mask (the official swap for M = 2; the mean of the other modalities for M > 2), the
+// ensemble a weighted sum with softmax(α) as constants. Outputs: OutputLogits, OutputLabels,
+// OutputConfidence and, with PerModality, the per-modality logits.
 func (m *Model) ExportONNX(w io.Writer, opt ExportOptions) error {
 	mp, err := m.ONNXModel(opt)
 	if err != nil {
@@ -376,24 +377,11 @@ func (m *Model) decoderWinograd(b *onnxBuilder, l [4]stream) bool {
 	if !b.winograd {
 		return false
 	}
-	d := &m.dec
-	for s := 0; s < 4; s++ {
-		convs := []*conv{d.dimred[s], d.adaptJoint[s], d.joint[s]}
-		for _, r := range []*rcu{d.adapt[s], d.mflow[s]} {
-			if r != nil {
-				convs = append(append(convs, r.a...), r.b...)
-			}
-		}
-		if d.pool[s] != nil {
-			convs = append(convs, d.pool[s].convs[:]...)
-		}
-		for _, c := range convs {
-			if c != nil && useWinogradExport(c, c.w.Shape[1], l[3-s].h, l[3-s].w, b.winogradAll) {
-				return true
-			}
-		}
-	}
-	return useWinogradExport(d.clf, d.clf.w.Shape[1], l[0].h, l[0].w, b.winogradAll)
+	wino := false
+	m.dec.eachConv(func(s int, c *conv) {
+		wino = wino || useWinogradExport(c, c.w.Shape[1], l[3-s].h, l[3-s].w, b.winogradAll)
+	})
+	return wino
 }
 
 // batch concatenates the modalities of x along the batch axis (modality-major, as the Go engine).

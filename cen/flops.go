@@ -27,29 +27,28 @@ func (m *Model) ConvFLOPs(n, h, w int) float64 {
 		}
 		sizes[s] = [2]int{h, w}
 	}
-	d := &m.dec
-	rcu := func(r *rcu, h, w int) {
-		for i := range r.a {
-			count(r.a[i], h, w)
-			count(r.b[i], h, w)
-		}
-	}
-	for s := 0; s < 4; s++ {
-		h, w := sizes[3-s][0], sizes[3-s][1]
-		count(d.dimred[s], h, w)
-		rcu(d.adapt[s], h, w)
-		if s > 0 {
-			count(d.adaptJoint[s], h, w)
-		}
-		for _, c := range d.pool[s].convs {
-			count(c, h, w)
-		}
-		rcu(d.mflow[s], h, w)
-		if s < 3 {
-			count(d.joint[s], h, w)
-		} else {
-			count(d.clf, h, w)
-		}
-	}
+	m.dec.eachConv(func(s int, c *conv) { count(c, sizes[3-s][0], sizes[3-s][1]) })
 	return total
+}
+
+// eachConv calls f with every convolution of the decoder and its stage s, whose convolutions read the plane of
+// the encoder's output l[3-s] (stage 0 is the coarsest; the classifier reads stage 3's plane).
+func (d *decoder) eachConv(f func(s int, c *conv)) {
+	for s := 0; s < 4; s++ {
+		convs := []*conv{d.dimred[s], d.adaptJoint[s], d.joint[s]}
+		for _, r := range []*rcu{d.adapt[s], d.mflow[s]} {
+			if r != nil {
+				convs = append(append(convs, r.a...), r.b...)
+			}
+		}
+		if d.pool[s] != nil {
+			convs = append(convs, d.pool[s].convs[:]...)
+		}
+		for _, c := range convs {
+			if c != nil {
+				f(s, c)
+			}
+		}
+	}
+	f(3, d.clf)
 }
