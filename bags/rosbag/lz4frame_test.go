@@ -31,18 +31,38 @@ func TestXXH32GivesTheReferenceValues(t *testing.T) {
 	}
 }
 
-// TestXXH32AgreesWithPierrecAtEveryLength checks the checksum at each length up to 300 bytes, so through
-// every path of its loop (none, one and two 16-byte stripes per pass, and the 4-byte and 1-byte tails):
-// pierrec/lz4 writes frames with its own xxh32 of the content, which lz4Decode verifies.
-func TestXXH32AgreesWithPierrecAtEveryLength(t *testing.T) {
-	x := uint32(2463534242)
-	data := make([]byte, 300)
+// withGoXXH32 runs f with the vector forms of xxStripes turned off, so on the Go form alone.
+func withGoXXH32(f func()) {
+	avx, avx2 := useAVX, useAVX2
+	useAVX, useAVX2 = false, false
+	defer func() { useAVX, useAVX2 = avx, avx2 }()
+	f()
+}
+
+// noise is n bytes of xorshift noise.
+func noise(n int, x uint32) []byte {
+	data := make([]byte, n)
 	for i := range data {
 		x ^= x << 13
 		x ^= x >> 17
 		x ^= x << 5
 		data[i] = byte(x)
 	}
+	return data
+}
+
+// TestXXH32AgreesWithPierrecAtEveryLength checks the checksum at each length up to 300 bytes, so through
+// every path of its loop (none, one and two 16-byte stripes per pass in Go, the vector form from 64 bytes,
+// and the 4-byte and 1-byte tails), in the form this CPU runs and in Go: pierrec/lz4 writes frames with
+// its own xxh32 of the content, which lz4Decode verifies.
+func TestXXH32AgreesWithPierrecAtEveryLength(t *testing.T) {
+	t.Logf("vector forms on this CPU: AVX %v, AVX2 %v", useAVX, useAVX2)
+	t.Run("this CPU", func(t *testing.T) { xxh32AgreesWithPierrec(t) })
+	t.Run("Go", func(t *testing.T) { withGoXXH32(func() { xxh32AgreesWithPierrec(t) }) })
+}
+
+func xxh32AgreesWithPierrec(t *testing.T) {
+	data := noise(300, 2463534242)
 	for n := 0; n <= len(data); n++ {
 		var b bytes.Buffer
 		w := lz4.NewWriter(&b)
@@ -58,6 +78,24 @@ func TestXXH32AgreesWithPierrecAtEveryLength(t *testing.T) {
 		got, err := lz4Decode(nil, b.Bytes(), int64(n))
 		if err != nil || !bytes.Equal(got, data[:n]) {
 			t.Fatalf("%d bytes: %v", n, err)
+		}
+	}
+}
+
+// TestXXH32PairGivesEachHash checks that hashing two buffers side by side gives each one's hash as the Go
+// form computes it alone, for lengths that end the common part in either buffer, inside a stripe and on
+// one, and buffers too short for the paired form.
+func TestXXH32PairGivesEachHash(t *testing.T) {
+	data := noise(1<<20+37, 88172645)
+	lengths := []int{0, 15, 255, 256, 257, 300, 4096, 4099, 65536 + 7, 1 << 20, 1<<20 + 37}
+	for _, na := range lengths {
+		for _, nb := range lengths {
+			a, b := data[:na], data[len(data)-nb:]
+			var wa, wb uint32
+			withGoXXH32(func() { wa, wb = xxh32(a), xxh32(b) })
+			if ga, gb := xxh32Pair(a, b); ga != wa || gb != wb {
+				t.Errorf("lengths %d and %d: pair gives %08x %08x, one at a time in Go %08x %08x", na, nb, ga, gb, wa, wb)
+			}
 		}
 	}
 }
