@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"os"
 	"path/filepath"
 	"runtime"
 	"slices"
@@ -228,6 +229,79 @@ func TestReadingAheadDeliversWhatReadingEachChunkInTurnDelivers(t *testing.T) {
 				b[i] ^= 0xFF
 			}
 		})
+	}
+}
+
+// TestChunksReadInPairsReportTheDamagedOne damages the lz4 data of one chunk at a time in a bag of chunks
+// large enough for the paired checksum (each a message of incompressible bytes, so each a stored block
+// that decodes whatever its bytes are, and only the content checksum can notice) and checks that reading
+// ahead, where the chunks go two to a goroutine, delivers the messages before that chunk and the error
+// reading each chunk in turn gives: its content checksum, at its offset. With a topic filter the pairs
+// are chunks that are not next to each other in the file.
+func TestChunksReadInPairsReportTheDamagedOne(t *testing.T) {
+	if runtime.GOMAXPROCS(0) < 2 {
+		t.Skip("reading ahead needs more than one CPU")
+	}
+	var ms []testMessage
+	for i := range 11 {
+		topic := []string{"/a", "/b"}[i%3/2]
+		data := append(binary.LittleEndian.AppendUint32(nil, 6000), noise(6000, uint32(i+1))...)
+		ms = append(ms, testMessage{topic, StringType, Time{Sec: 1700000000, Nsec: uint32(i)}, data})
+	}
+	path := filepath.Join(t.TempDir(), "pairs.bag")
+	writeBag(t, path, WriterConf{Compression: "lz4", ChunkSize: 4096}, ms)
+	full, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	read := func(b []byte, ahead int, f Filter) ([]msgSummary, error, bool) {
+		r, err := NewReader(bytes.NewReader(b), int64(len(b)), "pairs.bag")
+		if err != nil {
+			t.Fatal(err)
+		}
+		r.ahead = ahead
+		it := r.Messages(f)
+		var got []msgSummary
+		for it.Next() {
+			got = append(got, summarize(it.Message()))
+		}
+		return got, it.Err(), it.pairs
+	}
+	r, err := NewReader(bytes.NewReader(full), int64(len(full)), "pairs.bag")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(r.chunks) != len(ms) {
+		t.Fatalf("%d chunks, want one per message (%d)", len(r.chunks), len(ms))
+	}
+	if _, _, pairs := read(full, readAhead, Filter{}); !pairs {
+		t.Logf("no AVX2 here: chunks are read one to a goroutine, and this compares that with reading in turn")
+	}
+	for _, f := range []Filter{{}, {Topics: []string{"/b"}}} {
+		all, err, _ := read(full, readAhead, f)
+		if inTurn, _, _ := read(full, 0, f); err != nil || !slices.Equal(all, inTurn) {
+			t.Fatalf("undamaged, topics %v: reading ahead gave %d messages and %v, in turn %d", f.Topics, len(all), err, len(inTurn))
+		}
+		for k, c := range r.chunks {
+			b := bytes.Clone(full)
+			b[c.dataOff+c.dataLen/2] ^= 0x40
+			ahead, aheadErr, _ := read(b, readAhead, f)
+			inTurn, inTurnErr, _ := read(b, 0, f)
+			if !slices.Equal(ahead, inTurn) || fmt.Sprint(aheadErr) != fmt.Sprint(inTurnErr) {
+				t.Fatalf("chunk %d damaged, topics %v: reading ahead gave %d messages and %v, in turn %d and %v",
+					k, f.Topics, len(ahead), aheadErr, len(inTurn), inTurnErr)
+			}
+			wanted := f.Topics == nil || ms[k].topic == "/b"
+			var e *Error
+			switch {
+			case !wanted && (aheadErr != nil || len(ahead) != len(all)):
+				t.Fatalf("chunk %d of another topic damaged: %d of %d messages, %v", k, len(ahead), len(all), aheadErr)
+			case wanted && (!errors.As(aheadErr, &e) || e.Offset != c.pos || !strings.Contains(aheadErr.Error(), "content checksum mismatch")):
+				t.Fatalf("chunk %d at %d damaged, topics %v: error %v, want its content checksum at its offset", k, c.pos, f.Topics, aheadErr)
+			case wanted && !slices.Equal(ahead, all[:len(ahead)]):
+				t.Fatalf("chunk %d damaged: the messages before it differ", k)
+			}
+		}
 	}
 }
 

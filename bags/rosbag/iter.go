@@ -30,9 +30,10 @@ type Message struct {
 // Iterator streams the messages of a bag in file order: chunk by chunk, and within a chunk in the order
 // they were written. For a bag made by rosbag record that is the order of reception (rosbag play and
 // ROS's Python reader use time order instead; the two differ only where receive times go backwards).
-// While the caller works on one chunk's messages, the next two are read and decompressed ahead, each in
-// a goroutine of its own (when the process may use more than one CPU), so at most three chunks are held
-// at a time, in buffers reused from chunk to chunk. An Iterator is for one goroutine; it needs no
+// While the caller works on one chunk's messages, the next ones are read and decompressed ahead in
+// goroutines (when the process may use more than one CPU; lz4 chunks two to a goroutine where the CPU has
+// AVX2), so at most Reader.ahead+1 chunks are held at a time (see Messages), in buffers reused from chunk
+// to chunk. An Iterator is for one goroutine; it needs no
 // closing (the read-ahead of an abandoned one ends with its chunks).
 //
 //	it := r.Messages(rosbag.Filter{Topics: []string{"/camera/rgb/image_raw"}})
@@ -59,24 +60,26 @@ type Iterator struct {
 	released int64 // pages of a mapped bag before this offset have been given back
 
 	ahead          int      // chunks read ahead in goroutines; 0 reads each chunk when it is reached
+	pairs          bool     // lz4 chunks are read two to a goroutine (see schedule)
 	queue          []*fetch // chunks being read, in file order; queue[0] is delivered next
 	curF           *fetch   // the fetch whose buffers hold data
 	spare          []*fetch // fetches done with, kept for their buffers
 	relOff, relLen int64    // pages for the next fetch to give back
 }
 
-// readAhead is how many chunks an Iterator reads ahead of the one it delivers. Decompression (and, for a
-// mapped bag, bringing its pages in) then runs on other cores, overlapping with the caller's work on the
-// current chunk, and with two the decoding of one chunk with that of the next when the caller does
-// little. (Reader.ahead holds it; tests set that to 0 for the path that reads each chunk when it is
+// readAhead is how many chunks an Iterator reads ahead of the one it delivers, at least. Decompression
+// (and, for a mapped bag, bringing its pages in) then runs on other cores, overlapping with the caller's
+// work on the current chunk, and with two the decoding of one chunk with that of the next when the caller
+// does little. Where lz4 chunks go two to a goroutine, Messages raises it to two per core, from four to
+// eight. (Reader.ahead holds it; tests set that to 0 for the path that reads each chunk when it is
 // reached.)
 const readAhead = 2
 
 // readAheadMapped is readAhead for a mapped bag, where bringing an uncompressed chunk's pages in is page
 // faults, about one per 200 KB, and a touch per page (BenchmarkReadAll, none/mmap: 22–23 ms a read with
 // 4 against 29–31 ms with 2, interleaved; 3 and 6 are within noise of 4). With two, the caller, done with
-// a chunk sooner than its pages come in, waits on the next fetch almost every time. lz4 chunks are CPU
-// bound and read as fast with 2 as with 4; a chunk ahead costs a buffer of its size.
+// a chunk sooner than its pages come in, waits on the next fetch almost every time. A decompressed chunk
+// ahead costs a buffer of its size.
 const readAheadMapped = 4
 
 // chunkBufs are the buffers a chunk is read and decompressed into.
@@ -95,14 +98,20 @@ type fetch struct {
 	err            error
 	done           chan struct{} // receives once data and err are set, for a fetch run in a goroutine
 	sink           byte          // what touching the pages read, kept so that the reads are not optimized away
+	sum            contentSum    // the lz4 content checksum still to verify (runPair)
 }
 
 // Messages returns an iterator over the messages f selects. Chunks whose index shows none of the wanted
 // connections, or no time inside [f.Start, f.End], are skipped without being read.
 func (r *Reader) Messages(f Filter) *Iterator {
 	it := &Iterator{r: r, f: f, chunks: r.chunks, ahead: r.ahead}
-	if runtime.GOMAXPROCS(0) < 2 {
+	if procs := runtime.GOMAXPROCS(0); procs < 2 {
 		it.ahead = 0 // no other core to read on
+	} else if useAVX2 && it.ahead > 0 {
+		// Pairs of lz4 chunks (schedule): as many pairs in flight as there are cores, up to four, at a
+		// buffer per chunk. Two ahead would be one pair, on one core.
+		it.pairs = true
+		it.ahead = max(it.ahead, 2*min(procs, 4))
 	}
 	if len(f.Topics) > 0 {
 		topics := map[string]bool{}
@@ -196,25 +205,35 @@ func (it *Iterator) load() bool {
 }
 
 // schedule starts reading wanted chunks until n are queued: in goroutines when reading ahead, else here.
+// Reading ahead, two lz4 chunks in a row go to one goroutine, which verifies their content checksums side
+// by side (xxh32Pair, the checksum of the pair in about the time of one); while fewer than two places in
+// the queue are free, such a pair waits for the second rather than the first going alone.
 func (it *Iterator) schedule(n int) {
-	for len(it.queue) < n && it.next < len(it.chunks) {
-		c := &it.chunks[it.next]
-		it.next++
-		if !it.wanted(c) {
-			continue
+	for len(it.queue) < n {
+		i := it.nextWanted(it.next)
+		if i < 0 {
+			it.next = len(it.chunks)
+			return
 		}
-		var f *fetch
-		if k := len(it.spare); k > 0 {
-			f, it.spare = it.spare[k-1], it.spare[:k-1]
-		} else {
-			f = &fetch{done: make(chan struct{}, 1)}
+		j := -1
+		if it.pairs && it.chunks[i].comp == compLZ4 {
+			if j = it.nextWanted(i + 1); j >= 0 && it.chunks[j].comp != compLZ4 {
+				j = -1
+			}
+			if j >= 0 && len(it.queue)+2 > n {
+				return
+			}
 		}
-		f.c, f.relOff, f.relLen = c, it.relOff, it.relLen
-		it.relLen = 0
-		it.queue = append(it.queue, f)
+		it.next = i + 1
+		f := it.queueFetch(&it.chunks[i])
 		if it.ahead == 0 {
-			f.run(it.r)
+			f.run(it.r, false)
 			continue
+		}
+		var g *fetch
+		if j >= 0 {
+			it.next = j + 1
+			g = it.queueFetch(&it.chunks[j])
 		}
 		r := it.r
 		go func() {
@@ -222,26 +241,90 @@ func (it *Iterator) schedule(n int) {
 			r.mu.RLock()
 			defer r.mu.RUnlock()
 			if r.closed {
-				f.data, f.err = nil, r.errAt(c.pos, errors.New("the Reader was closed"))
+				for _, f := range []*fetch{f, g} {
+					if f != nil {
+						f.data, f.err = nil, r.errAt(f.c.pos, errors.New("the Reader was closed"))
+					}
+				}
+			} else if g != nil {
+				runPair(r, f, g)
 			} else {
-				f.run(r)
-				if r.src.mapped && c.comp == compNone {
+				f.run(r, false)
+				if r.src.mapped && f.c.comp == compNone {
 					// The data is a view of the mapping: bringing its pages in here moves the page faults
 					// (one per few pages) from the caller onto this goroutine.
 					f.sink = touchPages(f.data)
 				}
 			}
 			f.done <- struct{}{}
+			if g != nil {
+				g.done <- struct{}{}
+			}
 		}()
 	}
 }
 
-// run gives back the pages f is to release, then reads f's chunk.
-func (f *fetch) run(r *Reader) {
+// nextWanted is the index of the first wanted chunk from chunk i on, or -1.
+func (it *Iterator) nextWanted(i int) int {
+	for ; i < len(it.chunks); i++ {
+		if it.wanted(&it.chunks[i]) {
+			return i
+		}
+	}
+	return -1
+}
+
+// queueFetch appends a fetch of c to the queue, with the pages waiting to be given back.
+func (it *Iterator) queueFetch(c *chunk) *fetch {
+	var f *fetch
+	if k := len(it.spare); k > 0 {
+		f, it.spare = it.spare[k-1], it.spare[:k-1]
+	} else {
+		f = &fetch{done: make(chan struct{}, 1)}
+	}
+	f.c, f.relOff, f.relLen = c, it.relOff, it.relLen
+	it.relLen = 0
+	it.queue = append(it.queue, f)
+	return f
+}
+
+// run gives back the pages f is to release, then reads f's chunk. With deferSum the lz4 content checksum
+// is left in f.sum for the caller to verify (settle).
+func (f *fetch) run(r *Reader, deferSum bool) {
 	if f.relLen > 0 {
 		r.src.release(f.relOff, f.relLen)
 	}
-	f.data, f.err = r.decompress(f.c, &f.bufs)
+	var sum *contentSum
+	if deferSum {
+		sum = &f.sum
+	}
+	f.data, f.err = r.decompress(f.c, &f.bufs, sum)
+}
+
+// runPair reads the chunks of a and b and verifies their content checksums together.
+func runPair(r *Reader, a, b *fetch) {
+	a.run(r, true)
+	b.run(r, true)
+	if a.sum.set && b.sum.set {
+		ha, hb := xxh32Pair(a.data[a.sum.off:a.sum.end], b.data[b.sum.off:b.sum.end])
+		a.settle(r, ha)
+		b.settle(r, hb)
+		return
+	}
+	for _, f := range []*fetch{a, b} {
+		if f.sum.set {
+			f.settle(r, xxh32(f.data[f.sum.off:f.sum.end]))
+		}
+	}
+}
+
+// settle compares h, the hash of f's content, with its checksum; a mismatch leaves f the error, and none of
+// the data, that decompress gives for it.
+func (f *fetch) settle(r *Reader, h uint32) {
+	if h != f.sum.want {
+		f.data, f.err = nil, r.chunkDataErr(f.c, errContentSum(f.sum.frame))
+	}
+	f.sum = contentSum{}
 }
 
 // touchPages reads a byte of every page of b, which brings a mapping's pages in.
@@ -391,7 +474,13 @@ func walkRecords(data []byte, fn func(h *header, body []byte) error) (int, error
 // decompress returns chunk c's uncompressed records and the damage met on the way. When the data is cut
 // short (by the end of the file, or because its recorder never closed the chunk) the records are the part
 // that decoded before the cut, so that they can be delivered first; bad compressed data gives none.
-func (r *Reader) decompress(c *chunk, b *chunkBufs) ([]byte, error) {
+//
+// With sum not nil, an lz4 chunk's content checksum (of its last frame) is left in *sum for the caller to
+// verify, when the chunk decoded without damage; *sum is unset otherwise.
+func (r *Reader) decompress(c *chunk, b *chunkBufs, sum *contentSum) ([]byte, error) {
+	if sum != nil {
+		*sum = contentSum{}
+	}
 	raw, err := r.src.at(c.dataOff, c.dataLen, &b.raw)
 	if err != nil {
 		// The chunk list is clipped to the file, so this is an I/O error.
@@ -415,10 +504,14 @@ func (r *Reader) decompress(c *chunk, b *chunkBufs) ([]byte, error) {
 		}
 		data = raw
 	case compLZ4:
-		data, err = lz4Decode(b.buf[:0], raw, limit)
+		data, err = lz4Decode(b.buf[:0], raw, limit, sum)
 		b.buf = data[:0]
 		if err == nil && !c.open && int64(len(data)) != c.size {
 			err = fmt.Errorf("decompressed data ends after %d bytes, the chunk's size field says %d", len(data), c.size)
+		}
+		if sum != nil && (err != nil || c.cut != nil) {
+			// The data goes out as the damage leaves it (below), not verified, as when lz4Decode verifies.
+			*sum = contentSum{}
 		}
 	case compBZ2:
 		b.bzs.Reset(raw)
@@ -435,12 +528,17 @@ func (r *Reader) decompress(c *chunk, b *chunkBufs) ([]byte, error) {
 		data = nil
 	}
 	if err != nil {
-		if c.open {
-			return data, r.errAt(c.pos, fmt.Errorf("%s data of a chunk that was never closed (its recorder stopped): %w", c.compStr, err))
-		}
-		return data, r.errAt(c.pos, fmt.Errorf("%s chunk data: %w", c.compStr, err))
+		return data, r.chunkDataErr(c, err)
 	}
 	return data, nil
+}
+
+// chunkDataErr is the error of chunk c whose compressed data gave err.
+func (r *Reader) chunkDataErr(c *chunk, err error) error {
+	if c.open {
+		return r.errAt(c.pos, fmt.Errorf("%s data of a chunk that was never closed (its recorder stopped): %w", c.compStr, err))
+	}
+	return r.errAt(c.pos, fmt.Errorf("%s chunk data: %w", c.compStr, err))
 }
 
 // readChunk decompresses up to limit bytes from zr into buf. With exact, the stream must hold exactly

@@ -21,15 +21,30 @@ const (
 // lz4Decode decodes the LZ4 frames in src and appends their content to dst, at most limit bytes in all.
 // src cut inside a frame gives io.ErrUnexpectedEOF, with the content of the whole blocks before the cut
 // appended. dst grows with the output actually produced, never to a size the data merely claims.
-func lz4Decode(dst, src []byte, limit int64) ([]byte, error) {
+//
+// With sum nil every frame's content checksum is verified here. Otherwise the last frame's is left to the
+// caller, in *sum (unset when that frame has none, or on an error), so that it can hash two chunks side by
+// side (xxh32Pair); the frames before it are verified here.
+func lz4Decode(dst, src []byte, limit int64, sum *contentSum) ([]byte, error) {
+	start := len(dst)
+	var pend contentSum
+	if sum != nil {
+		*sum = contentSum{}
+	}
 	for p := 0; p < len(src); {
+		if pend.set { // a frame follows the one whose checksum waits
+			if err := pend.check(dst[start:]); err != nil {
+				return dst, err
+			}
+			pend = contentSum{}
+		}
 		if len(src)-p < 4 {
 			return dst, fmt.Errorf("lz4: %d bytes after the last frame: %w", len(src)-p, io.ErrUnexpectedEOF)
 		}
 		switch m := binary.LittleEndian.Uint32(src[p:]); {
 		case m == lz4Magic:
 			var err error
-			dst, p, err = lz4Frame(dst, src, p, limit)
+			dst, p, pend, err = lz4Frame(dst, src, p, limit, start, sum != nil)
 			if err != nil {
 				return dst, err
 			}
@@ -46,30 +61,57 @@ func lz4Decode(dst, src []byte, limit int64) ([]byte, error) {
 			return dst, fmt.Errorf("lz4: no frame magic at byte %d (found 0x%08x)", p, m)
 		}
 	}
+	if sum != nil {
+		*sum = pend
+	}
 	return dst, nil
 }
 
-// lz4Frame decodes the frame at src[p:] and returns the offset after it.
-func lz4Frame(dst, src []byte, p int, limit int64) ([]byte, int, error) {
+// contentSum is a frame's content checksum still to be verified: the xxh32 of data[off:end] must be want,
+// where data is the content of all the frames of the chunk (see lz4Decode).
+type contentSum struct {
+	want     uint32
+	off, end int
+	frame    int // the frame's offset in the compressed data, for the error
+	set      bool
+}
+
+// check verifies the checksum against data.
+func (s contentSum) check(data []byte) error {
+	if s.set && xxh32(data[s.off:s.end]) != s.want {
+		return errContentSum(s.frame)
+	}
+	return nil
+}
+
+// errContentSum is the error of a frame whose content does not give its checksum.
+func errContentSum(frame int) error {
+	return fmt.Errorf("lz4: frame at byte %d: content checksum mismatch", frame)
+}
+
+// lz4Frame decodes the frame at src[p:] and returns the offset after it. base is where the chunk's content
+// starts in dst. With deferSum the frame's content checksum is returned rather than verified.
+func lz4Frame(dst, src []byte, p int, limit int64, base int, deferSum bool) ([]byte, int, contentSum, error) {
+	var none contentSum
 	start := p
 	cut := func(what string) error {
 		return fmt.Errorf("lz4: frame at byte %d: %s cut short: %w", start, what, io.ErrUnexpectedEOF)
 	}
 	p += 4
 	if len(src)-p < 3 {
-		return dst, p, cut("descriptor")
+		return dst, p, none, cut("descriptor")
 	}
 	flg, bd := src[p], src[p+1]
 	if flg>>6 != 1 {
-		return dst, p, fmt.Errorf("lz4: frame at byte %d: version %d, want 1", start, flg>>6)
+		return dst, p, none, fmt.Errorf("lz4: frame at byte %d: version %d, want 1", start, flg>>6)
 	}
 	if flg&0x02 != 0 || bd&0x8F != 0 {
-		return dst, p, fmt.Errorf("lz4: frame at byte %d: reserved descriptor bits set", start)
+		return dst, p, none, fmt.Errorf("lz4: frame at byte %d: reserved descriptor bits set", start)
 	}
 	if flg&0x01 != 0 {
-		return dst, p, fmt.Errorf("lz4: frame at byte %d: needs a dictionary", start)
+		return dst, p, none, fmt.Errorf("lz4: frame at byte %d: needs a dictionary", start)
 	}
-	independent, blockSum, hasSize, contentSum := flg&0x20 != 0, flg&0x10 != 0, flg&0x08 != 0, flg&0x04 != 0
+	independent, blockSum, hasSize, hasSum := flg&0x20 != 0, flg&0x10 != 0, flg&0x08 != 0, flg&0x04 != 0
 	blockMax := 0
 	switch bd >> 4 {
 	case 4:
@@ -81,17 +123,17 @@ func lz4Frame(dst, src []byte, p int, limit int64) ([]byte, int, error) {
 	case 7:
 		blockMax = 4 << 20
 	default:
-		return dst, p, fmt.Errorf("lz4: frame at byte %d: block size code %d", start, bd>>4)
+		return dst, p, none, fmt.Errorf("lz4: frame at byte %d: block size code %d", start, bd>>4)
 	}
 	descEnd := p + 2
 	if hasSize {
 		descEnd += 8
 	}
 	if len(src) < descEnd+1 {
-		return dst, p, cut("descriptor")
+		return dst, p, none, cut("descriptor")
 	}
 	if want := byte(xxh32(src[p:descEnd]) >> 8); src[descEnd] != want {
-		return dst, p, fmt.Errorf("lz4: frame at byte %d: descriptor checksum 0x%02x, want 0x%02x", start, src[descEnd], want)
+		return dst, p, none, fmt.Errorf("lz4: frame at byte %d: descriptor checksum 0x%02x, want 0x%02x", start, src[descEnd], want)
 	}
 	var contentSize uint64
 	if hasSize {
@@ -101,7 +143,7 @@ func lz4Frame(dst, src []byte, p int, limit int64) ([]byte, int, error) {
 	out := len(dst) // where this frame's content starts
 	for {
 		if len(src)-p < 4 {
-			return dst, p, cut("block size")
+			return dst, p, none, cut("block size")
 		}
 		bs := binary.LittleEndian.Uint32(src[p:])
 		p += 4
@@ -111,19 +153,19 @@ func lz4Frame(dst, src []byte, p int, limit int64) ([]byte, int, error) {
 		stored := bs&0x80000000 != 0
 		n := int(bs & 0x7FFFFFFF)
 		if n > blockMax {
-			return dst, p, fmt.Errorf("lz4: frame at byte %d: block at byte %d of %d bytes, more than the frame's %d", start, p-4, n, blockMax)
+			return dst, p, none, fmt.Errorf("lz4: frame at byte %d: block at byte %d of %d bytes, more than the frame's %d", start, p-4, n, blockMax)
 		}
 		if len(src)-p < n {
-			return dst, p, cut("block")
+			return dst, p, none, cut("block")
 		}
 		block := src[p : p+n]
 		p += n
 		if blockSum {
 			if len(src)-p < 4 {
-				return dst, p, cut("block checksum")
+				return dst, p, none, cut("block checksum")
 			}
 			if got, want := binary.LittleEndian.Uint32(src[p:]), xxh32(block); got != want {
-				return dst, p, fmt.Errorf("lz4: frame at byte %d: block checksum mismatch at byte %d", start, p)
+				return dst, p, none, fmt.Errorf("lz4: frame at byte %d: block checksum mismatch at byte %d", start, p)
 			}
 			p += 4
 		}
@@ -131,7 +173,7 @@ func lz4Frame(dst, src []byte, p int, limit int64) ([]byte, int, error) {
 		room := min(int64(blockMax), limit-int64(len(dst)), 256*int64(n)+64)
 		if stored {
 			if int64(n) > room {
-				return dst, p, errTooLong
+				return dst, p, none, errTooLong
 			}
 			dst = append(dst, block...)
 			continue
@@ -150,25 +192,29 @@ func lz4Frame(dst, src []byte, p int, limit int64) ([]byte, int, error) {
 		}
 		if err != nil {
 			if room == limit-int64(len(dst)) {
-				return dst, p, fmt.Errorf("lz4: frame at byte %d: block at byte %d does not decode, or decodes past the chunk's size: %v", start, p-n-4, err)
+				return dst, p, none, fmt.Errorf("lz4: frame at byte %d: block at byte %d does not decode, or decodes past the chunk's size: %v", start, p-n-4, err)
 			}
-			return dst, p, fmt.Errorf("lz4: frame at byte %d: block at byte %d does not decode: %v", start, p-n-4, err)
+			return dst, p, none, fmt.Errorf("lz4: frame at byte %d: block at byte %d does not decode: %v", start, p-n-4, err)
 		}
 		dst = dst[:len(dst)+k]
 	}
 	if hasSize && uint64(len(dst)-out) != contentSize {
-		return dst, p, fmt.Errorf("lz4: frame at byte %d: %d bytes of content, its descriptor says %d", start, len(dst)-out, contentSize)
+		return dst, p, none, fmt.Errorf("lz4: frame at byte %d: %d bytes of content, its descriptor says %d", start, len(dst)-out, contentSize)
 	}
-	if contentSum {
+	if hasSum {
 		if len(src)-p < 4 {
-			return dst, p, cut("content checksum")
+			return dst, p, none, cut("content checksum")
 		}
-		if got, want := binary.LittleEndian.Uint32(src[p:]), xxh32(dst[out:]); got != want {
-			return dst, p, fmt.Errorf("lz4: frame at byte %d: content checksum mismatch", start)
-		}
+		sum := contentSum{want: binary.LittleEndian.Uint32(src[p:]), off: out - base, end: len(dst) - base, frame: start, set: true}
 		p += 4
+		if deferSum {
+			return dst, p, sum, nil
+		}
+		if err := sum.check(dst[base:]); err != nil {
+			return dst, p, none, err
+		}
 	}
-	return dst, p, nil
+	return dst, p, none, nil
 }
 
 var errTooLong = errors.New("decompressed data is longer than the chunk's size field")

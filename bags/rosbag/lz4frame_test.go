@@ -75,7 +75,7 @@ func xxh32AgreesWithPierrec(t *testing.T) {
 		if err := w.Close(); err != nil {
 			t.Fatal(err)
 		}
-		got, err := lz4Decode(nil, b.Bytes(), int64(n))
+		got, err := lz4Decode(nil, b.Bytes(), int64(n), nil)
 		if err != nil || !bytes.Equal(got, data[:n]) {
 			t.Fatalf("%d bytes: %v", n, err)
 		}
@@ -138,7 +138,7 @@ func TestLZ4DecodesFramesOfTheReferenceTool(t *testing.T) {
 	} {
 		t.Run(strings.Join(flags, " "), func(t *testing.T) {
 			frame := run(t, bin, append(append([]string{"-c", "-q"}, flags...), in)...)
-			got, err := lz4Decode(nil, frame, int64(len(data)))
+			got, err := lz4Decode(nil, frame, int64(len(data)), nil)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -184,7 +184,7 @@ func TestLZ4DecodesRoslz4AndPierrecFrames(t *testing.T) {
 			if strings.HasPrefix(name, "two frames") {
 				want = append(bytes.Clone(data), data...)
 			}
-			got, err := lz4Decode(nil, frame, int64(len(want)))
+			got, err := lz4Decode(nil, frame, int64(len(want)), nil)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -204,7 +204,7 @@ func TestLZ4RejectsDamagedFrames(t *testing.T) {
 	w.Close()
 	frame := b.Bytes()
 	for n := 1; n < len(frame); n++ {
-		if _, err := lz4Decode(nil, frame[:n], int64(len(data))); !errors.Is(err, io.ErrUnexpectedEOF) {
+		if _, err := lz4Decode(nil, frame[:n], int64(len(data)), nil); !errors.Is(err, io.ErrUnexpectedEOF) {
 			t.Fatalf("frame cut at %d of %d: %v, want io.ErrUnexpectedEOF", n, len(frame), err)
 		}
 	}
@@ -224,7 +224,7 @@ func TestLZ4RejectsDamagedFrames(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			f := bytes.Clone(frame)
 			tc.mutate(f)
-			if _, err := lz4Decode(nil, f, int64(tc.limit)); err == nil || !strings.Contains(err.Error(), tc.want) {
+			if _, err := lz4Decode(nil, f, int64(tc.limit), nil); err == nil || !strings.Contains(err.Error(), tc.want) {
 				t.Fatalf("%v, want an error saying %q", err, tc.want)
 			}
 		})

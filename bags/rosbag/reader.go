@@ -549,7 +549,7 @@ func (c *chunk) addTime(t Time) {
 // countChunk decompresses c once to learn its connections, message counts and times. It returns the
 // damage that stops reading in it (its records before the damage are counted).
 func (r *Reader) countChunk(bufs *chunkBufs, c *chunk) error {
-	data, derr := r.decompress(c, bufs)
+	data, derr := r.decompress(c, bufs, nil)
 	counts := map[uint32]uint32{}
 	c.timed = false
 	off, perr := walkRecords(data, func(h *header, body []byte) error {
