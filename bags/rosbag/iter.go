@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"io"
 	"runtime"
+	"slices"
 )
 
 // Filter selects messages. The zero Filter selects every message.
@@ -31,9 +32,9 @@ type Message struct {
 // ROS's Python reader use time order instead; the two differ only where receive times go backwards).
 // While the caller works on one chunk's messages, the next ones are read and decompressed ahead in
 // goroutines (when the process may use more than one CPU; lz4 chunks two to a goroutine where the CPU has
-// AVX2), so at most Reader.ahead+1 chunks are held at a time (see Messages), in buffers reused from chunk
-// to chunk. An Iterator is for one goroutine; it needs no
-// closing (the read-ahead of an abandoned one ends with its chunks).
+// AVX2), so a few chunks are held at a time: the current one and two to four ahead on two cores, up to
+// eight ahead on more (see Messages), in buffers reused from chunk to chunk. An Iterator is for one goroutine; it needs no closing
+// (the read-ahead of an abandoned one ends with its chunks).
 //
 //	it := r.Messages(rosbag.Filter{Topics: []string{"/camera/rgb/image_raw"}})
 //	for it.Next() {
@@ -106,7 +107,7 @@ func (r *Reader) Messages(f Filter) *Iterator {
 	it := &Iterator{r: r, f: f, chunks: r.chunks, ahead: r.ahead}
 	if procs := runtime.GOMAXPROCS(0); procs < 2 {
 		it.ahead = 0 // no other core to read on
-	} else if useAVX2 && it.ahead > 0 {
+	} else if useAVX2 && it.ahead > 0 && slices.ContainsFunc(it.chunks, func(c chunk) bool { return c.comp == compLZ4 }) {
 		// Pairs of lz4 chunks (schedule): as many pairs in flight as there are cores, up to four, at a
 		// buffer per chunk. Two ahead would be one pair, on one core.
 		it.pairs = true
@@ -509,7 +510,12 @@ func (r *Reader) decompress(c *chunk, b *chunkBufs, sum *contentSum) ([]byte, er
 		data, err = lz4Decode(b.buf[:0], raw, limit, sum)
 		b.buf = data[:0]
 		if err == nil && !c.open && int64(len(data)) != c.size {
-			err = fmt.Errorf("decompressed data ends after %d bytes, the chunk's size field says %d", len(data), c.size)
+			if sum != nil {
+				err = sum.check(data) // a bad checksum is the error first, as when lz4Decode verifies it
+			}
+			if err == nil {
+				err = fmt.Errorf("decompressed data ends after %d bytes, the chunk's size field says %d", len(data), c.size)
+			}
 		}
 		if sum != nil && (err != nil || c.cut != nil) {
 			// The data goes out as the damage leaves it (below), not verified, as when lz4Decode verifies.
