@@ -9,6 +9,7 @@ import (
 	"io"
 	"runtime"
 	"slices"
+	"sync"
 )
 
 // Filter selects messages. The zero Filter selects every message.
@@ -65,6 +66,9 @@ type Iterator struct {
 	curF           *fetch   // the fetch whose buffers hold data
 	spare          []*fetch // fetches done with, kept for their buffers
 	relOff, relLen int64    // pages for the next fetch to give back
+
+	pendMu    sync.Mutex
+	unstarted []job // queued fetches no goroutine has started yet, oldest first (readOldest)
 }
 
 // readAhead is how many chunks an Iterator reads ahead of the one it delivers, at least. Decompression
@@ -235,32 +239,51 @@ func (it *Iterator) schedule(n int) {
 			it.next = j + 1
 			g = it.queueFetch(&it.chunks[j])
 		}
-		r := it.r
-		go func() {
-			// Close waits for this (and this finds r closed after it), so the mapping stays valid here.
-			r.mu.RLock()
-			defer r.mu.RUnlock()
-			if r.closed {
-				for _, f := range []*fetch{f, g} {
-					if f != nil {
-						f.data, f.err = nil, r.errAt(f.c.pos, errors.New("the Reader was closed"))
-					}
-				}
-			} else if g != nil {
-				runPair(r, f, g)
-			} else {
-				f.run(r, false)
-				if r.src.mapped && f.c.comp == compNone {
-					// The data is a view of the mapping: bringing its pages in here moves the page faults
-					// (one per few pages) from the caller onto this goroutine.
-					f.sink = touchPages(f.data)
-				}
+		it.pendMu.Lock()
+		it.unstarted = append(it.unstarted, job{f, g})
+		it.pendMu.Unlock()
+		go it.readOldest()
+	}
+}
+
+// job is a chunk, or a pair of lz4 chunks, to read ahead.
+type job struct{ f, g *fetch }
+
+// readOldest reads the oldest job that no goroutine has started. Each goroutine schedule starts takes the
+// oldest rather than its own: Go runs the goroutine started last first, and jobs run out of order kept the
+// caller waiting on the oldest while the job it waited for had not begun, often with a core idle
+// (BenchmarkReadAll none/mmap, 5 interleaved runs of 40 reads: median 17.0 → 16.3 ms, best 16.1 → 14.5;
+// lz4/mmap within noise, 137 against 138 ms).
+func (it *Iterator) readOldest() {
+	r := it.r
+	// Close waits for this (and this finds r closed after it), so the mapping stays valid here.
+	r.mu.RLock()
+	defer r.mu.RUnlock()
+	it.pendMu.Lock()
+	j := it.unstarted[0]
+	it.unstarted[0] = job{}
+	it.unstarted = it.unstarted[1:]
+	it.pendMu.Unlock()
+	f, g := j.f, j.g
+	if r.closed {
+		for _, f := range []*fetch{f, g} {
+			if f != nil {
+				f.data, f.err = nil, r.errAt(f.c.pos, errors.New("the Reader was closed"))
 			}
-			f.done <- struct{}{}
-			if g != nil {
-				g.done <- struct{}{}
-			}
-		}()
+		}
+	} else if g != nil {
+		runPair(r, f, g)
+	} else {
+		f.run(r, false)
+		if r.src.mapped && f.c.comp == compNone {
+			// The data is a view of the mapping: bringing its pages in here moves the page faults
+			// (one per few pages) from the caller onto this goroutine.
+			f.sink = touchPages(f.data)
+		}
+	}
+	f.done <- struct{}{}
+	if g != nil {
+		g.done <- struct{}{}
 	}
 }
 
