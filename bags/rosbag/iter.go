@@ -252,8 +252,8 @@ type job struct{ f, g *fetch }
 // readOldest reads the oldest job that no goroutine has started. Each goroutine schedule starts takes the
 // oldest rather than its own: Go runs the goroutine started last first, and jobs run out of order kept the
 // caller waiting on the oldest while the job it waited for had not begun, often with a core idle
-// (BenchmarkReadAll none/mmap, 5 interleaved runs of 40 reads: median 17.0 → 16.3 ms, best 16.1 → 14.5;
-// lz4/mmap within noise, 137 against 138 ms).
+// (BenchmarkReadAll, medians of interleaved runs. none/mmap: 17.0 → 16.3 ms in 5 runs of 40 reads, 22.8 →
+// 16.4 in 4 of 20; lz4/mmap: 137 against 138 ms in 5, 168 → 149 in 4).
 func (it *Iterator) readOldest() {
 	r := it.r
 	// Close waits for this (and this finds r closed after it), so the mapping stays valid here.
