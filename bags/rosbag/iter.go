@@ -211,7 +211,10 @@ func (it *Iterator) load() bool {
 // schedule starts reading wanted chunks until n are queued: in goroutines when reading ahead, else here.
 // Reading ahead, two lz4 chunks in a row go to one goroutine, which verifies their content checksums side
 // by side (xxh32Pair, the checksum of the pair in about the time of one); while fewer than two places in
-// the queue are free, such a pair waits for the second rather than the first going alone.
+// the queue are free, such a pair waits for the second rather than the first going alone. (Groups of four,
+// hashed in two vector registers at 22.8 GB/s against a pair's 13.4, were tried on two cores with eight
+// chunks ahead: lz4/mmap median 136.9 against 135.9 ms in 5 interleaved runs, at a peak resident set of 57
+// MB against 38; not kept.)
 func (it *Iterator) schedule(n int) {
 	for len(it.queue) < n {
 		i := it.nextWanted(it.next)
