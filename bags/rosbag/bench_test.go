@@ -11,6 +11,7 @@ import (
 	"strings"
 	"syscall"
 	"testing"
+	"time"
 
 	"github.com/bluenviron/goroslib/v2/pkg/msgs/sensor_msgs"
 	"github.com/bluenviron/goroslib/v2/pkg/msgs/std_msgs"
@@ -137,7 +138,8 @@ func resetPeakRSS() {
 // BenchmarkReadAll reads every message of a 630 MB bag of RGB-D frames (530 MB with lz4), as
 // `cen eval --bag` does, touching a byte of every 4 KiB of message data, and compares with ROS's Python
 // rosbag reading the same file in the same run (bag.read_messages(raw=True), best of three, timed by the
-// Python script itself). Reported: file MB/s; x_python, Python's time over ours; python_ms; the growth of
+// Python script itself). Reported: file MB/s; x_python, Python's best time over our mean (the budget's
+// figure); x_python_best, Python's best over our best read, like for like; python_ms; the growth of
 // the process's resident memory over the reads, and its peak; bytes allocated per full read; the page
 // faults and the user and system CPU time of a read (both cores together), which show where a mapped read's
 // time goes. "mmap" is Open (uncompressed data handed out without a copy), "ReadAt" NewReader on the *os.File.
@@ -162,10 +164,13 @@ func BenchmarkReadAll(b *testing.B) {
 				runtime.ReadMemStats(&before)
 				var ru0, ru1 syscall.Rusage
 				syscall.Getrusage(0, &ru0)
+				best := time.Duration(1<<63 - 1)
 				for b.Loop() {
+					start := time.Now()
 					if n := readForBench(b, path, mode == "mmap"); n != py.Messages {
 						b.Fatalf("%d messages, Python read %d", n, py.Messages)
 					}
+					best = min(best, time.Since(start))
 				}
 				runtime.ReadMemStats(&after)
 				syscall.Getrusage(0, &ru1)
@@ -175,6 +180,7 @@ func BenchmarkReadAll(b *testing.B) {
 				_, peak := rss()
 				perOp := b.Elapsed().Seconds() / float64(b.N)
 				b.ReportMetric(py.Seconds/perOp, "x_python")
+				b.ReportMetric(py.Seconds/best.Seconds(), "x_python_best")
 				b.ReportMetric(py.Seconds*1e3, "python_ms")
 				b.ReportMetric((peak-start)/(1<<20), "RSS_growth_MB")
 				b.ReportMetric(peak/(1<<20), "RSS_peak_MB")
