@@ -327,11 +327,10 @@ func (r *Reader) readIndex(first int64, bh header) ([]chunk, error) {
 			}
 		}
 	}
-	// The chunk records themselves: a bad one ends the readable part of the bag.
-	var released int64
+	// The chunk records themselves: a bad one ends the readable part of the bag. (Their headers are read
+	// with peek, which maps no pages, so there are none to give back here.)
 	for i := range infos {
 		ci := &infos[i]
-		released = r.passed(released, ci.pos)
 		limit := start
 		if i+1 < len(infos) {
 			limit = infos[i+1].pos
