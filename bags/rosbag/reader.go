@@ -329,6 +329,7 @@ func (r *Reader) readIndex(first int64, bh header) ([]chunk, error) {
 	}
 	// The chunk records themselves: a bad one ends the readable part of the bag. (Their headers are read
 	// with peek, which maps no pages, so there are none to give back here.)
+	r.chunks = make([]chunk, 0, len(infos))
 	for i := range infos {
 		ci := &infos[i]
 		limit := start
