@@ -34,8 +34,8 @@ type Message struct {
 // While the caller works on one chunk's messages, the next ones are read and decompressed ahead in
 // goroutines (when the process may use more than one CPU; lz4 chunks two to a goroutine where the CPU has
 // AVX2), so a few chunks are held at a time: the current one and two to four ahead on two cores, up to
-// eight ahead on more (see Messages), in buffers reused from chunk to chunk. An Iterator is for one goroutine; it needs no closing
-// (the read-ahead of an abandoned one ends with its chunks).
+// eight ahead on more (see Messages), in buffers reused from chunk to chunk. An Iterator is for one
+// goroutine; it needs no closing (the read-ahead of an abandoned one ends with its chunks).
 //
 //	it := r.Messages(rosbag.Filter{Topics: []string{"/camera/rgb/image_raw"}})
 //	for it.Next() {
@@ -80,7 +80,7 @@ type Iterator struct {
 const readAhead = 2
 
 // readAheadMapped is readAhead for a mapped bag, where bringing an uncompressed chunk's pages in is page
-// faults, about one per 200 KB, and a touch per page (BenchmarkReadAll, none/mmap: 22–23 ms a read with
+// faults, about one per 200 KB, and touches (BenchmarkReadAll, none/mmap: 22–23 ms a read with
 // 4 against 29–31 ms with 2, interleaved; 3 and 6 are within noise of 4). With two, the caller, done with
 // a chunk sooner than its pages come in, waits on the next fetch almost every time. A decompressed chunk
 // ahead costs a buffer of its size.
