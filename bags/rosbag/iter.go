@@ -228,6 +228,7 @@ func (it *Iterator) schedule(n int) {
 				j = -1
 			}
 			if j >= 0 && len(it.queue)+2 > n {
+				it.next = i // the chunks before i are unwanted: the next call need not look at them again
 				return
 			}
 		}
